@@ -1,0 +1,29 @@
+//! speedcert's analysis: the published records tables rebuilt from verified bundles,
+//! the efficiency frontier, plots and the leaderboard page.
+//!
+//! It reads bundles and CSVs and never trains; it depends on `speedcert-attest` to
+//! verify bundles and deliberately not on the evaluator (and so not on burn), so the
+//! tables can be rebuilt and checked on any machine.
+//!
+//! - [`rebuild()`](rebuild::rebuild): bundles/ → runs.csv, records.csv
+//! - [`view::show`], [`view::frontier`]: the tables and the frontier as text or JSON
+//! - [`site::site`]: index.html, plots/*.svg and records/README.md
+
+pub mod atomic;
+pub mod bundle;
+pub mod error;
+pub mod format;
+pub mod frame;
+pub mod frontier;
+pub mod imported;
+pub mod plot;
+pub mod rebuild;
+pub mod site;
+pub mod table;
+pub mod verify;
+pub mod view;
+
+pub use error::{AnalysisError, Result};
+pub use rebuild::{Excluded, RebuildReport, rebuild};
+pub use site::{SiteReport, site};
+pub use view::{FrontierView, ShowView, Tables, load};

@@ -1,0 +1,353 @@
+//! SVG plots drawn with plotters' SVG backend (no fonts, no bitmap stack: the browser
+//! renders the text), returned as strings so the page can inline them and the site can
+//! also write them as files. The same input gives the same bytes.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::format::TimeUnit;
+
+/// Plot size in pixels (the page scales it with CSS).
+pub const SIZE: (u32, u32) = (760, 420);
+
+/// Days since 1970-01-01 of a `YYYY-MM-DD` date (proleptic Gregorian; H. Hinnant's
+/// days_from_civil), so dates are an ordinary numeric axis without a date crate.
+pub fn days_from_iso(date: &str) -> Option<f64> {
+    let mut it = date.get(..10)?.split('-');
+    let y: i64 = it.next()?.parse().ok()?;
+    let m: i64 = it.next()?.parse().ok()?;
+    let d: i64 = it.next()?.parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some((era * 146_097 + doe - 719_468) as f64)
+}
+
+/// Inverse of [`days_from_iso`] (civil_from_days), for axis labels.
+pub fn iso_from_days(days: f64) -> String {
+    let z = days.floor() as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+type DrawResult = std::result::Result<(), String>;
+
+fn err<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+fn render(
+    draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> DrawResult,
+) -> std::result::Result<String, String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        draw(&root)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+fn pad_range(lo: f64, hi: f64, frac: f64) -> (f64, f64) {
+    if !(lo.is_finite() && hi.is_finite()) {
+        return (0.0, 1.0);
+    }
+    let span = (hi - lo).abs();
+    let pad = if span > 0.0 {
+        span * frac
+    } else {
+        lo.abs().max(1.0) * 0.05
+    };
+    (lo - pad, hi + pad)
+}
+
+fn min_max(v: impl Iterator<Item = f64>) -> (f64, f64) {
+    v.filter(|x| x.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+            (a.min(x), b.max(x))
+        })
+}
+
+/// One dated record for the step plot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatedTime {
+    /// YYYY-MM-DD.
+    pub date: String,
+    pub time_ms: f64,
+}
+
+/// Record time against date as a step plot: each record holds until the next one.
+/// `imported` marks the plot (title and a banner) as imported and unverified, and uses
+/// a log time axis, since published histories span orders of magnitude.
+pub fn record_steps(
+    title: &str,
+    series: &[(String, Vec<DatedTime>)],
+    imported: bool,
+) -> std::result::Result<String, String> {
+    let pts: Vec<(f64, f64)> = series
+        .iter()
+        .flat_map(|(_, s)| s.iter())
+        .filter_map(|d| Some((days_from_iso(&d.date)?, d.time_ms)))
+        .collect();
+    let (d_lo, d_hi) = min_max(pts.iter().map(|p| p.0));
+    // Dates get at least ten days either side, so one record is not a lone dot in a
+    // decade-wide axis.
+    let (x0, x1) = if d_lo.is_finite() {
+        let pad = ((d_hi - d_lo) * 0.04).max(1.0);
+        if d_hi > d_lo {
+            (d_lo - pad, d_hi + pad)
+        } else {
+            (d_lo - 10.0, d_hi + 10.0)
+        }
+    } else {
+        (0.0, 1.0)
+    };
+    let x_labels = ((x1 - x0).round() as usize).clamp(2, 6);
+    let (t_lo, t_hi) = min_max(pts.iter().map(|p| p.1));
+    // A log axis (imported histories) reads best in the unit of its smallest value.
+    let unit_ref = if imported { t_lo } else { t_hi };
+    let unit = TimeUnit::for_ms(if unit_ref.is_finite() { unit_ref } else { 1.0 });
+    let (y0, y1) = if imported {
+        (
+            t_lo.max(1e-9) / unit.divisor() * 0.8,
+            t_hi / unit.divisor() * 1.25,
+        )
+    } else {
+        let (a, b) = pad_range(t_lo / unit.divisor(), t_hi / unit.divisor(), 0.1);
+        (a.max(0.0), b)
+    };
+    let (y0, y1) = if y0.is_finite() && y1.is_finite() && y1 > y0 {
+        (y0, y1)
+    } else {
+        (0.1, 1.0)
+    };
+    render(|root| {
+        let area = if imported {
+            let (banner, rest) = root.split_vertically(26);
+            banner
+                .draw(&Text::new(
+                    "IMPORTED, UNVERIFIED: published by the benchmark, not certified here",
+                    (12, 8),
+                    ("sans-serif", 14).into_font().color(&RED),
+                ))
+                .map_err(err)?;
+            rest
+        } else {
+            root.clone()
+        };
+        let mut b = ChartBuilder::on(&area);
+        b.caption(title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(64);
+        let x_fmt = |x: &f64| iso_from_days(*x);
+        let y_desc = format!("record time ({})", unit.suffix());
+        let palette = [&RED, &BLUE, &GREEN, &MAGENTA, &CYAN, &BLACK];
+        // The two branches differ only in the y coordinate type (log or linear).
+        macro_rules! draw_series {
+            ($chart:expr) => {{
+                let mut chart = $chart;
+                chart
+                    .configure_mesh()
+                    .x_labels(x_labels)
+                    .x_label_formatter(&x_fmt)
+                    .y_desc(y_desc.as_str())
+                    .x_desc("date")
+                    .draw()
+                    .map_err(err)?;
+                for (i, (name, s)) in series.iter().enumerate() {
+                    let color = palette[i % palette.len()];
+                    let mut p: Vec<(f64, f64)> = s
+                        .iter()
+                        .filter_map(|d| Some((days_from_iso(&d.date)?, d.time_ms / unit.divisor())))
+                        .collect();
+                    p.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    let mut steps = Vec::with_capacity(p.len() * 2);
+                    for (j, &(x, y)) in p.iter().enumerate() {
+                        if j > 0 {
+                            steps.push((x, p[j - 1].1));
+                        }
+                        steps.push((x, y));
+                    }
+                    chart
+                        .draw_series(LineSeries::new(steps, color.stroke_width(2)))
+                        .map_err(err)?
+                        .label(name.as_str())
+                        .legend(move |(x, y)| {
+                            PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                        });
+                    chart
+                        .draw_series(
+                            p.iter()
+                                .map(|&(x, y)| Circle::new((x, y), 3, color.filled())),
+                        )
+                        .map_err(err)?;
+                }
+                chart
+                    .configure_series_labels()
+                    .background_style(WHITE.mix(0.85))
+                    .border_style(BLACK)
+                    .position(SeriesLabelPosition::UpperRight)
+                    .draw()
+                    .map_err(err)?;
+            }};
+        }
+        if imported {
+            draw_series!(
+                b.build_cartesian_2d(x0..x1, (y0..y1).log_scale())
+                    .map_err(err)?
+            );
+        } else {
+            draw_series!(b.build_cartesian_2d(x0..x1, y0..y1).map_err(err)?);
+        }
+        Ok(())
+    })
+}
+
+/// All measured runs (grey) and the Pareto frontier (red steps) in (time, loss).
+pub fn frontier(
+    title: &str,
+    all: &[(f64, f64)],
+    pareto: &[(f64, f64)],
+) -> std::result::Result<String, String> {
+    let (tx0, tx1) = min_max(all.iter().map(|p| p.0));
+    let unit = TimeUnit::for_ms(if tx1.is_finite() { tx1 } else { 1.0 });
+    let (x0, x1) = pad_range(tx0 / unit.divisor(), tx1 / unit.divisor(), 0.05);
+    let (ly0, ly1) = min_max(all.iter().map(|p| p.1));
+    let (y0, y1) = pad_range(ly0, ly1, 0.08);
+    render(|root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(64)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(format!("train time ({})", unit.suffix()))
+            .y_desc("final val loss")
+            .draw()
+            .map_err(err)?;
+        let grey = RGBColor(150, 150, 150);
+        chart
+            .draw_series(
+                all.iter()
+                    .map(|&(t, l)| Circle::new((t / unit.divisor(), l), 2, grey.filled())),
+            )
+            .map_err(err)?
+            .label("runs")
+            .legend(move |(x, y)| Circle::new((x + 9, y), 3, grey.filled()));
+        let mut steps = Vec::new();
+        for (j, &(t, l)) in pareto.iter().enumerate() {
+            let x = t / unit.divisor();
+            if j > 0 {
+                steps.push((x, pareto[j - 1].1));
+            }
+            steps.push((x, l));
+        }
+        if let Some(&(_, l)) = pareto.last() {
+            steps.push((x1, l));
+        }
+        chart
+            .draw_series(LineSeries::new(steps, RED.stroke_width(2)))
+            .map_err(err)?
+            .label("frontier: best loss within a time budget")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED.stroke_width(2)));
+        chart
+            .draw_series(
+                pareto
+                    .iter()
+                    .map(|&(t, l)| Circle::new((t / unit.divisor(), l), 4, RED.filled())),
+            )
+            .map_err(err)?;
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    })
+}
+
+/// Validation loss against train time for several runs, with the target as a dashed
+/// line when known.
+pub fn loss_curves(
+    title: &str,
+    curves: &[(String, Vec<(f64, f64)>)],
+    target: Option<f64>,
+) -> std::result::Result<String, String> {
+    let all = curves.iter().flat_map(|(_, c)| c.iter());
+    let (tx0, tx1) = min_max(all.clone().map(|p| p.0));
+    let unit = TimeUnit::for_ms(if tx1.is_finite() { tx1 } else { 1.0 });
+    let (x0, x1) = pad_range(tx0.min(0.0) / unit.divisor(), tx1 / unit.divisor(), 0.03);
+    let (ly0, ly1) = min_max(all.map(|p| p.1).chain(target));
+    let (y0, y1) = pad_range(ly0, ly1, 0.05);
+    render(|root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(64)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(format!("train time ({})", unit.suffix()))
+            .y_desc("validation loss")
+            .draw()
+            .map_err(err)?;
+        for (i, (name, c)) in curves.iter().enumerate() {
+            let color = Palette99::pick(i);
+            chart
+                .draw_series(LineSeries::new(
+                    c.iter().map(|&(t, l)| (t / unit.divisor(), l)),
+                    color.stroke_width(2),
+                ))
+                .map_err(err)?
+                .label(name.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(
+                        vec![(x, y), (x + 18, y)],
+                        Palette99::pick(i).stroke_width(2),
+                    )
+                });
+        }
+        if let Some(t) = target {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(x0, t), (x1, t)],
+                    6,
+                    4,
+                    BLACK.stroke_width(1),
+                ))
+                .map_err(err)?
+                .label(format!("target {t}"))
+                .legend(|(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(1))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    })
+}

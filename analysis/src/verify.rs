@@ -1,0 +1,92 @@
+//! Bundle verification for the tables, through speedcert-attest.
+//!
+//! The tables must only count what a third party could check offline, so every bundle
+//! is verified (signatures against records/keys/, every file re-hashed, no file added
+//! or missing) before anything in it is read. A bundle that cannot be verified for any
+//! reason — including a missing trust store — becomes a list of reasons, never a
+//! silently counted or silently dropped row.
+
+use std::path::{Path, PathBuf};
+
+use speedcert_attest::{TrustStore, verify_bundle};
+
+use crate::error::{AnalysisError, Result};
+
+/// The outcome for one bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Genuine,
+    /// One line per failed check, as the attest crate words it ("FAIL digest
+    /// runs/run-001/run.json: sha256 is …, the attestation says …").
+    NotGenuine(Vec<String>),
+}
+
+/// The trust store of a records folder, or why there is none.
+#[derive(Debug, Clone)]
+pub struct Trust {
+    dir: PathBuf,
+    store: Option<TrustStore>,
+    /// Why no store could be used (no keys folder, no keys in it).
+    missing: Option<String>,
+}
+
+/// One trusted signature suffices for the tables; co-signing thresholds are a policy
+/// of `speedcert verify --threshold`, not of publication.
+const THRESHOLD: usize = 1;
+
+impl Trust {
+    /// Loads every public key in `dir`. A missing or empty folder is not an error here
+    /// (a records folder with no bundles needs no keys) but makes every bundle fail
+    /// verification with that reason; an unreadable or private key *is* an error, since
+    /// a trust store that is silently smaller than it looks is worse than none.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let missing = |why: String| {
+            Ok(Trust {
+                dir: dir.to_path_buf(),
+                store: None,
+                missing: Some(why),
+            })
+        };
+        if !dir.exists() {
+            return missing(format!("no trusted keys: {} does not exist", dir.display()));
+        }
+        match TrustStore::load(dir) {
+            Ok(store) => Ok(Trust {
+                dir: dir.to_path_buf(),
+                store: Some(store),
+                missing: None,
+            }),
+            Err(e @ speedcert_attest::Error::EmptyTrustStore { .. }) => {
+                missing(format!("no trusted keys: {e}"))
+            }
+            Err(e) => Err(AnalysisError::TrustStore {
+                path: dir.to_path_buf(),
+                problem: e.to_string(),
+            }),
+        }
+    }
+
+    /// The folder the keys came from.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Verifies the bundle folder `bundle`. Never an `Err` for a bad bundle: an
+    /// unreadable one is `NotGenuine` with the read error as its reason.
+    pub fn verify(&self, bundle: &Path) -> Result<Verdict> {
+        let Some(store) = &self.store else {
+            return Ok(Verdict::NotGenuine(vec![
+                self.missing.clone().unwrap_or_default(),
+            ]));
+        };
+        match verify_bundle(bundle, store, THRESHOLD) {
+            Ok(report) if report.is_genuine() => Ok(Verdict::Genuine),
+            Ok(report) => Ok(Verdict::NotGenuine(
+                report.failures().map(|c| c.to_string()).collect(),
+            )),
+            Err(e) => Ok(Verdict::NotGenuine(vec![format!(
+                "could not be verified: {e}"
+            )])),
+        }
+    }
+}

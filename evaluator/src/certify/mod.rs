@@ -1,0 +1,360 @@
+//! Certification: N independent runs of a candidate (and, by default, as many reruns of
+//! the record's submission on the same machine, interleaved A B A B), each in its own
+//! child process; then statistics, checks, a verdict, and a signature.
+//!
+//! The work is split in three phases so a cluster can take the middle one:
+//! [`prepare`] writes track.toml, env.json and plan.json; [`run_slot`] runs one planned
+//! run into `runs/run-NNN/` (locally or as a Slurm array task); [`collect`] computes
+//! summary.json from the files and signs the bundle.
+
+pub mod checks;
+pub mod plan;
+pub mod report;
+pub mod summary;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+
+use crate::bundle::{self, BundleError};
+use crate::envinfo::Environment;
+use crate::harness::{Role, RunEvent, RunRecord, RunStatus};
+use crate::submission::Registry;
+use crate::telemetry::StepLog;
+use crate::track::{DeviceKind, Track};
+use plan::{Comparison, Plan, Slot, StoredBaseline};
+use summary::Summary;
+
+#[derive(Debug, Error)]
+pub enum CertifyError {
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{path}: {message}")]
+    Record { path: PathBuf, message: String },
+    #[error(transparent)]
+    Attest(#[from] speedcert_attest::Error),
+}
+
+/// What to certify.
+pub struct Request<'a> {
+    pub track: &'a Track,
+    pub submission: &'a str,
+    pub runs: usize,
+    /// Submission rerun as the same-machine baseline (`None`: none).
+    pub baseline: Option<String>,
+    pub baseline_runs: usize,
+    /// The record's bundle, for `--baseline-runs 0` (its stored times).
+    pub stored: Option<StoredBaseline>,
+    pub device: DeviceKind,
+}
+
+/// Phase 1: writes track.toml, env.json and plan.json into a new bundle folder.
+pub fn prepare(
+    dir: &Path,
+    req: &Request<'_>,
+    registry: &Registry,
+    env: &Environment,
+) -> Result<Plan, CertifyError> {
+    let entry = registry.get(req.submission).ok_or_else(|| {
+        CertifyError::Usage(format!(
+            "no submission named `{}`; this binary has: {}",
+            req.submission,
+            registry.names().join(", ")
+        ))
+    })?;
+    let baseline_entry = match &req.baseline {
+        Some(b) => Some(registry.get(b).ok_or_else(|| {
+            CertifyError::Usage(format!(
+                "the baseline submission `{b}` is not in this binary ({})",
+                registry.names().join(", ")
+            ))
+        })?),
+        None => None,
+    };
+    let comparison = if req.baseline.is_some() && req.baseline_runs > 0 {
+        Comparison::SameMachine
+    } else if req.stored.is_some() {
+        Comparison::StoredRecord
+    } else {
+        Comparison::None
+    };
+    let plan = Plan {
+        schema: plan::PLAN_SCHEMA.to_owned(),
+        track: req.track.spec.name.clone(),
+        track_sha256: req.track.sha256(),
+        submission: req.submission.to_owned(),
+        submission_sha256: entry.source_sha256(),
+        baseline_submission: match comparison {
+            Comparison::SameMachine => req.baseline.clone(),
+            Comparison::StoredRecord => req.stored.as_ref().map(|s| s.submission.clone()),
+            Comparison::None => None,
+        },
+        baseline_submission_sha256: baseline_entry
+            .filter(|_| comparison == Comparison::SameMachine)
+            .map(|e| e.source_sha256()),
+        comparison,
+        stored_baseline: req.stored.clone(),
+        device: req.device,
+        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        slots: plan::interleave(
+            req.submission,
+            req.runs,
+            (comparison == Comparison::SameMachine)
+                .then_some(req.baseline.as_deref())
+                .flatten(),
+            req.baseline_runs,
+        ),
+    };
+    std::fs::create_dir_all(dir.join("runs")).map_err(|source| BundleError::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
+    bundle::write_atomic(&dir.join("track.toml"), req.track.source_text.as_bytes())?;
+    bundle::write_json(&dir.join("env.json"), env)?;
+    bundle::write_json(&dir.join("plan.json"), &plan)?;
+    Ok(plan)
+}
+
+/// Reads an existing bundle's plan, for `--resume`, `--slot` and `--collect`.
+pub fn load_plan(dir: &Path) -> Result<Plan, CertifyError> {
+    Ok(bundle::read_json(&dir.join("plan.json"))?)
+}
+
+/// Slots whose run.json is not there yet.
+pub fn pending(dir: &Path, plan: &Plan) -> Vec<Slot> {
+    plan.slots
+        .iter()
+        .filter(|s| !bundle::run_dir(dir, s.index).join("run.json").is_file())
+        .cloned()
+        .collect()
+}
+
+/// Progress of a child run, as the parent sees it.
+pub trait SlotObserver {
+    fn started(&self, slot: &Slot);
+    fn event(&self, slot: &Slot, event: &RunEvent);
+    fn finished(&self, slot: &Slot, record: &RunRecord);
+}
+
+/// Phase 2: runs one slot in a child process (`speedcert run --events`), so a crash,
+/// an OOM kill or a hang (killed at the track's timeout) fails that run only. When the
+/// child leaves no run.json, the parent writes a failed one saying why.
+pub fn run_slot(
+    dir: &Path,
+    plan: &Plan,
+    slot: &Slot,
+    timeout: Duration,
+    observer: &dyn SlotObserver,
+) -> Result<RunRecord, CertifyError> {
+    let run_dir = bundle::run_dir(dir, slot.index);
+    std::fs::create_dir_all(&run_dir).map_err(|source| BundleError::Io {
+        path: run_dir.clone(),
+        source,
+    })?;
+    let stderr_path = run_dir.join("stderr.log");
+    let stderr = std::fs::File::create(&stderr_path).map_err(|source| BundleError::Io {
+        path: stderr_path.clone(),
+        source,
+    })?;
+    let exe = std::env::current_exe().map_err(|source| BundleError::Io {
+        path: PathBuf::from("<current executable>"),
+        source,
+    })?;
+    observer.started(slot);
+    let started = Instant::now();
+    let mut child = Command::new(exe)
+        .arg("run")
+        .arg("--track")
+        .arg(dir.join("track.toml"))
+        .args(["--submission", &slot.submission])
+        .args(["--seed", &slot.seed.to_string()])
+        .args(["--heldout-seed", &slot.heldout_seed.to_string()])
+        .args(["--run-index", &slot.index.to_string()])
+        .args([
+            "--role",
+            match slot.role {
+                Role::Candidate => "candidate",
+                Role::Baseline => "baseline",
+            },
+        ])
+        .args(["--device", &plan.device.to_string()])
+        .arg("--out")
+        .arg(&run_dir)
+        .arg("--events")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .map_err(|source| BundleError::Io {
+            path: run_dir.clone(),
+            source,
+        })?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<RunEvent>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(e) = serde_json::from_str::<RunEvent>(&line) {
+                let _ = tx.send(e);
+            }
+        }
+    });
+    let status = loop {
+        while let Ok(e) = rx.try_recv() {
+            observer.event(slot, &e);
+        }
+        match child.try_wait() {
+            Ok(Some(status)) => break Ok(status),
+            Ok(None) if started.elapsed() > timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break Err(format!(
+                    "killed after the track's run timeout of {} s",
+                    timeout.as_secs()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => break Err(format!("could not wait for the child process: {e}")),
+        }
+    };
+    let _ = reader.join();
+    while let Ok(e) = rx.try_recv() {
+        observer.event(slot, &e);
+    }
+    let run_json = run_dir.join("run.json");
+    let record = match (&status, run_json.is_file()) {
+        (Ok(_), true) => bundle::read_json::<RunRecord>(&run_json)?,
+        (outcome, _) => {
+            let reason = match outcome {
+                Err(reason) => reason.clone(),
+                Ok(st) => child_exit_reason(st),
+            };
+            let _ = std::fs::remove_file(&run_json);
+            let record = failed_record(dir, plan, slot, reason)?;
+            let outcome = crate::harness::RunOutcome {
+                record: record.clone(),
+                steps: StepLog::default(),
+            };
+            bundle::write_run(&run_dir, &outcome, None)?;
+            record
+        }
+    };
+    observer.finished(slot, &record);
+    Ok(record)
+}
+
+fn child_exit_reason(status: &std::process::ExitStatus) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = status.signal() {
+            let hint = if sig == 9 {
+                " (SIGKILL: out of memory?)"
+            } else {
+                ""
+            };
+            return format!("child process killed by signal {sig}{hint}; see stderr.log");
+        }
+    }
+    format!(
+        "child process exited with {status} without writing run.json; see stderr.log"
+    )
+}
+
+/// A run.json for a run whose process died before writing one.
+fn failed_record(dir: &Path, plan: &Plan, slot: &Slot, reason: String) -> Result<RunRecord, CertifyError> {
+    let track = Track::load(&dir.join("track.toml")).map_err(|e| CertifyError::Record {
+        path: dir.join("track.toml"),
+        message: e.to_string(),
+    })?;
+    let env: Environment = bundle::read_json(&dir.join("env.json"))?;
+    let submission_sha256 = match slot.role {
+        Role::Candidate => plan.submission_sha256.clone(),
+        Role::Baseline => plan.baseline_submission_sha256.clone().unwrap_or_default(),
+    };
+    Ok(RunRecord {
+        schema: crate::harness::RUN_SCHEMA.to_owned(),
+        track: track.spec.name.clone(),
+        track_sha256: track.sha256(),
+        submission: slot.submission.clone(),
+        submission_sha256,
+        role: slot.role,
+        run_index: slot.index,
+        seed: slot.seed,
+        heldout_seed: Some(slot.heldout_seed),
+        device: plan.device,
+        precision: track.spec.reference.precision,
+        status: RunStatus::Failed,
+        failure: Some(reason),
+        started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        steps: 0,
+        train_tokens: 0,
+        train_time_ms: 0.0,
+        val_time_ms: 0.0,
+        init_time_ms: 0.0,
+        time_to_target_ms: None,
+        final_val_loss: None,
+        heldout_val_loss: None,
+        target_val_loss: track.spec.target.val_loss,
+        loss_floor: track.spec.loss_floor(),
+        reached_target: false,
+        official: false,
+        throttled: false,
+        causality: None,
+        env,
+    })
+}
+
+/// Phase 3: computes summary.json from the bundle's files and signs the bundle.
+pub fn collect(dir: &Path, signers: &[speedcert_attest::Signer]) -> Result<Summary, CertifyError> {
+    let inputs = summary::BundleInputs::read(dir)?;
+    let summary = summary::compute(&inputs);
+    bundle::write_json(&dir.join("summary.json"), &summary)?;
+    let predicate = serde_json::json!({ "summary": summary });
+    speedcert_attest::sign_bundle(dir, signers, predicate)?;
+    Ok(summary)
+}
+
+/// Reads a record bundle's candidate times for a stored-record comparison. The record
+/// must verify against `trust` first: an unsigned time is no record.
+pub fn stored_baseline(
+    record: &Path,
+    trust: &speedcert_attest::TrustStore,
+) -> Result<StoredBaseline, CertifyError> {
+    let report = speedcert_attest::verify_bundle(record, trust, 1)?;
+    if !report.is_genuine() {
+        return Err(CertifyError::Record {
+            path: record.to_owned(),
+            message: format!("the record bundle does not verify:\n{report}"),
+        });
+    }
+    let inputs = summary::BundleInputs::read(record)?;
+    let times_ms: Vec<f64> = inputs
+        .runs
+        .iter()
+        .filter(|r| r.role == Role::Candidate && r.status == RunStatus::Ok)
+        .map(|r| r.train_time_ms)
+        .collect();
+    let env_bytes = std::fs::read(record.join(speedcert_attest::ENVELOPE_FILE)).map_err(|source| {
+        BundleError::Io {
+            path: record.join(speedcert_attest::ENVELOPE_FILE),
+            source,
+        }
+    })?;
+    use sha2::Digest;
+    Ok(StoredBaseline {
+        bundle: record.display().to_string(),
+        attestation_sha256: hex::encode(sha2::Sha256::digest(&env_bytes)),
+        submission: inputs.plan.submission.clone(),
+        times_ms,
+    })
+}
+
+/// The submission a record bundle certified (for `--against`).
+pub fn record_submission(record: &Path) -> Result<String, CertifyError> {
+    Ok(load_plan(record)?.submission)
+}

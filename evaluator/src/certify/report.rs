@@ -1,0 +1,120 @@
+//! The printed certification report, in the manner of hyperfine and criterion.rs:
+//! aligned columns, units on every number, n beside each figure, the interval and the
+//! p-value next to its threshold, and one line a person can quote.
+
+use std::fmt::Write;
+
+use super::plan::Comparison;
+use super::summary::{Summary, TimeSample};
+
+/// Three significant digits, in scientific notation below 0.001.
+pub fn fmt_p(p: f64) -> String {
+    if p != 0.0 && p.abs() < 1e-3 {
+        format!("{p:.2e}")
+    } else {
+        format!("{p:.3}")
+    }
+}
+
+fn secs(ms: f64) -> String {
+    if ms.abs() >= 1000.0 {
+        format!("{:.3} s", ms / 1e3)
+    } else {
+        format!("{ms:.1} ms")
+    }
+}
+
+fn sample_line(label: &str, s: &TimeSample) -> String {
+    format!(
+        "  {label:<10} {:>10} ± {:>9}   range {} … {}   n = {}",
+        secs(s.mean_ms),
+        s.sd_ms.map(secs).unwrap_or_else(|| "-".into()),
+        secs(s.min_ms),
+        secs(s.max_ms),
+        s.n
+    )
+}
+
+fn p_vs(p: Option<f64>, threshold: f64) -> String {
+    match p {
+        Some(p) if p < threshold => format!("p = {} < {threshold}", fmt_p(p)),
+        Some(p) => format!("p = {} >= {threshold}", fmt_p(p)),
+        None => "p = n/a".to_owned(),
+    }
+}
+
+pub fn render(s: &Summary) -> String {
+    let mut out = String::new();
+    let against = match (&s.comparison, &s.baseline_submission) {
+        (Comparison::SameMachine, Some(b)) => format!(" vs {b} (rerun on this machine, interleaved)"),
+        (Comparison::StoredRecord, Some(b)) => format!(" vs {b} (stored record times)"),
+        _ => " (no baseline)".to_owned(),
+    };
+    let _ = writeln!(out, "{} · {}{against}", s.track, s.submission);
+    if let Some(t) = &s.time {
+        let _ = writeln!(out, "{}", sample_line("time", &t.candidate));
+        if let Some(b) = &t.baseline {
+            let _ = writeln!(out, "{}", sample_line("baseline", b));
+        }
+        if let (Some(ci), Some(change)) = (t.ci95_change_pct, t.change_pct) {
+            let _ = writeln!(
+                out,
+                "  {:<10} [{:+.2}% {:+.2}% {:+.2}%] ({})   Mann-Whitney {}   Hedges' g = {:.2}",
+                "change",
+                ci[0],
+                change,
+                ci[1],
+                p_vs(t.p_value, s.threshold),
+                p_vs(t.mann_whitney_p, s.threshold),
+                t.effect_size.unwrap_or(f64::NAN)
+            );
+        } else if let Some(e) = &t.comparison_error {
+            let _ = writeln!(out, "  {:<10} not computed: {e}", "change");
+        }
+    }
+    if let Some(l) = &s.loss {
+        let floor = s
+            .loss_floor
+            .map(|f| format!(", floor {f:.4}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {:<10} {:>10.4} ± {:>9}   target {:.4}{floor}   ({})   n = {}",
+            "val loss",
+            l.mean,
+            l.sd.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into()),
+            s.target_val_loss,
+            p_vs(l.p_value, s.threshold),
+            l.n
+        );
+        if let (Some(h), Some(gap)) = (l.heldout_mean, l.heldout_gap) {
+            let _ = writeln!(out, "  {:<10} {h:>10.4}   gap to public {gap:+.4}", "held-out");
+        }
+    }
+    let r = &s.runs;
+    let _ = writeln!(
+        out,
+        "  {:<10} candidate {}/{} finished, baseline {}/{} finished",
+        "runs",
+        r.candidate - r.candidate_failed,
+        r.candidate,
+        r.baseline - r.baseline_failed,
+        r.baseline
+    );
+    for f in &r.failures {
+        let _ = writeln!(out, "  {:<10} {f}", "failed");
+    }
+    for c in &s.checks {
+        let _ = writeln!(
+            out,
+            "  {:<10} {:<4} {:<20} {}",
+            "check",
+            if c.passed { "ok" } else { "FAIL" },
+            c.name,
+            c.detail
+        );
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Verdict: {} — {}", s.verdict, s.verdict_detail);
+    out
+}

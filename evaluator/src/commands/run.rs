@@ -1,0 +1,236 @@
+//! `speedcert run`: one timed training run, with a progress bar and a one-line result.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{code, exit};
+use crate::backend::BackendChoice;
+use crate::envinfo::Environment;
+use crate::harness::{Role, RunEvent, RunObserver, RunOptions, RunOutcome, RunStatus};
+use crate::submission::Registry;
+use crate::track::{self, DeviceKind, Track};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DeviceArg {
+    /// CUDA when the track asks for it and a GPU is found, else CPU.
+    Auto,
+    Cpu,
+    Cuda,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Track name (looked up in records/tracks and $SPEEDCERT_TRACKS) or path to a .toml.
+    #[arg(long, default_value = track::EMBEDDED_DEFAULT_NAME)]
+    pub track: String,
+    /// Submission to train.
+    #[arg(long, default_value = "reference")]
+    pub submission: String,
+    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
+    pub device: DeviceArg,
+    /// Seed of the run (model initialisation); random when omitted, and always recorded.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Seed of the held-out validation slice; random when omitted.
+    #[arg(long)]
+    pub heldout_seed: Option<u64>,
+    /// Write run.json, steps.csv and gpu.csv into this folder.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print run.json on stdout instead of the human summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Emit progress as JSON lines on stdout (for a parent process) instead of a bar.
+    #[arg(long, hide = true)]
+    pub events: bool,
+    #[arg(long, hide = true, default_value_t = 0)]
+    pub run_index: usize,
+    #[arg(long, hide = true, value_parser = parse_role, default_value = "candidate")]
+    pub role: Role,
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    match s {
+        "candidate" => Ok(Role::Candidate),
+        "baseline" => Ok(Role::Baseline),
+        _ => Err(format!("role must be candidate or baseline, got {s}")),
+    }
+}
+
+/// Resolves `--device auto` against the track and the machine.
+pub fn choose_device(arg: DeviceArg, track: &Track, env: &Environment) -> DeviceKind {
+    match arg {
+        DeviceArg::Cpu => DeviceKind::Cpu,
+        DeviceArg::Cuda => DeviceKind::Cuda,
+        DeviceArg::Auto if track.spec.hardware.device == DeviceKind::Cuda && env.gpu_count > 0 => {
+            DeviceKind::Cuda
+        }
+        DeviceArg::Auto => DeviceKind::Cpu,
+    }
+}
+
+pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
+    let track = Track::resolve(&args.track, &track::default_track_dirs())?;
+    let entry = registry.get(&args.submission).with_context(|| {
+        format!(
+            "no submission named `{}`; this binary has: {}",
+            args.submission,
+            registry.names().join(", ")
+        )
+    })?;
+    let env = Environment::collect();
+    let device = choose_device(args.device, &track, &env);
+    let backend = BackendChoice::new(device, track.spec.reference.precision);
+    let pins = crate::envinfo::check_pins(&track.spec.hardware, &env, device);
+    let opts = RunOptions {
+        seed: args.seed.unwrap_or_else(rand::random),
+        heldout_seed: Some(args.heldout_seed.unwrap_or_else(rand::random)),
+        run_index: args.run_index,
+        role: args.role,
+        env,
+        official: pins.iter().all(|p| p.passed),
+    };
+    let outcome = if args.events {
+        entry.run(&track, backend, &opts, &JsonLines)
+    } else {
+        let bar = Bar::new(args.json);
+        let outcome = entry.run(&track, backend, &opts, &bar);
+        bar.finish();
+        outcome
+    };
+    if let Some(dir) = &args.out {
+        crate::bundle::write_run(dir, &outcome, None)?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome.record)?);
+    } else if !args.events {
+        println!("{}", summary_line(&outcome, &track));
+    }
+    let ok = outcome.record.status == RunStatus::Ok && outcome.record.reached_target;
+    Ok(code(if ok { exit::SUCCESS } else { exit::FAILED_VERDICT }))
+}
+
+/// The one line a person quotes.
+pub fn summary_line(outcome: &RunOutcome, track: &Track) -> String {
+    let r = &outcome.record;
+    let floor = r
+        .loss_floor
+        .map(|f| format!("{f:.4}"))
+        .unwrap_or_else(|| "unknown".into());
+    let secs = r.train_time_ms / 1e3;
+    let tok_s = if secs > 0.0 {
+        r.train_tokens as f64 / secs
+    } else {
+        0.0
+    };
+    match (&r.status, r.final_val_loss) {
+        (RunStatus::Failed, _) => format!(
+            "{} · {}: run FAILED after {} steps ({:.1} s): {}",
+            track.spec.name,
+            r.submission,
+            r.steps,
+            secs,
+            r.failure.as_deref().unwrap_or("unknown reason")
+        ),
+        (RunStatus::Ok, Some(loss)) => format!(
+            "{} · {} (seed {}): {} in {:.2} s of training · final val loss {:.4} (target {:.4}, floor {}) · {} steps, {} tokens, {:.0} tok/s",
+            track.spec.name,
+            r.submission,
+            r.seed,
+            if r.reached_target {
+                "reached target"
+            } else {
+                "MISSED target"
+            },
+            secs,
+            loss,
+            r.target_val_loss,
+            floor,
+            r.steps,
+            r.train_tokens,
+            tok_s
+        ),
+        (RunStatus::Ok, None) => format!("{} · {}: no validation ran", track.spec.name, r.submission),
+    }
+}
+
+/// Progress bar on stderr: step, loss, last validation, elapsed training time.
+struct Bar {
+    bar: ProgressBar,
+    last_val: Mutex<Option<f64>>,
+}
+
+impl Bar {
+    fn new(hidden: bool) -> Self {
+        let bar = if hidden {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(0)
+        };
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} step {pos}/{len} {msg}",
+            )
+            .expect("valid template"),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Self {
+            bar,
+            last_val: Mutex::new(None),
+        }
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl RunObserver for Bar {
+    fn event(&self, e: &RunEvent) {
+        match e {
+            RunEvent::Started { planned_steps } => {
+                self.bar.set_length(planned_steps.unwrap_or(0) as u64);
+                self.bar.set_message("initialised");
+            }
+            RunEvent::Step {
+                step,
+                train_loss,
+                train_time_ms,
+            } => {
+                self.bar.set_position(*step as u64 + 1);
+                let val = self
+                    .last_val
+                    .lock()
+                    .map(|v| v.map(|v| format!(" · val {v:.4}")).unwrap_or_default())
+                    .unwrap_or_default();
+                self.bar.set_message(format!(
+                    "loss {} · train {:.1} s{val}",
+                    train_loss.map(|l| format!("{l:.4}")).unwrap_or("-".into()),
+                    train_time_ms / 1e3
+                ));
+            }
+            RunEvent::Validation { val_loss, .. } => {
+                if let Ok(mut v) = self.last_val.lock() {
+                    *v = Some(*val_loss);
+                }
+            }
+            RunEvent::Finished { .. } => {}
+        }
+    }
+}
+
+/// One JSON object per line on stdout, for `certify`'s parent process.
+struct JsonLines;
+
+impl RunObserver for JsonLines {
+    fn event(&self, e: &RunEvent) {
+        if let Ok(line) = serde_json::to_string(e) {
+            println!("{line}");
+        }
+    }
+}

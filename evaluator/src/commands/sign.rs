@@ -1,0 +1,68 @@
+//! `speedcert sign`: sign an existing bundle folder, or co-sign a signed one. The
+//! certifier signs through the same library call (`speedcert_attest::sign_bundle`).
+
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use serde_json::{Value, json};
+use speedcert_attest::{Signer, cosign_bundle, sign_bundle};
+
+use super::code;
+use super::exit::SUCCESS;
+
+/// Arguments of `speedcert sign`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The bundle folder to sign; writes BUNDLE/attestation.dsse.json.
+    #[arg(value_name = "BUNDLE")]
+    pub bundle: PathBuf,
+    /// Private key (PKCS#8 PEM, mode 0600). Repeat to sign with several keys.
+    #[arg(long = "key", value_name = "KEY", required = true)]
+    pub keys: Vec<PathBuf>,
+    /// Add these signatures to the bundle's existing attestation instead of replacing
+    /// it (a second certifier co-signing); refused if any file changed since signing.
+    #[arg(long)]
+    pub cosign: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let signers = args
+        .keys
+        .iter()
+        .map(|k| Signer::load(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    let signed = if args.cosign {
+        cosign_bundle(&args.bundle, &signers)?
+    } else {
+        sign_bundle(&args.bundle, &signers, predicate_for(&args.bundle)?)?
+    };
+    println!(
+        "signed {}: {} files, {} bytes -> {}",
+        args.bundle.display(),
+        signed.subjects,
+        signed.bytes,
+        signed.envelope.display()
+    );
+    for id in &signed.key_ids {
+        println!("  key {id}");
+    }
+    Ok(code(SUCCESS))
+}
+
+/// The predicate `speedcert sign` attests: `{"summary": <BUNDLE/summary.json>}`, the
+/// same shape `speedcert certify` signs, or `{}` when the bundle has no summary.json.
+/// Other provenance (binary digest, version, host) is already in env.json, a subject.
+pub fn predicate_for(bundle: &Path) -> anyhow::Result<Value> {
+    let path = bundle.join("summary.json");
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let summary: Value = serde_json::from_slice(&bytes)
+                .with_context(|| format!("{}: not JSON", path.display()))?;
+            Ok(json!({ "summary": summary }))
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(json!({})),
+        Err(e) => Err(anyhow::anyhow!("{}: {e}", path.display())),
+    }
+}

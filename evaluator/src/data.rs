@@ -1,0 +1,193 @@
+//! The harness's side of data: the training stream a submission pulls batches from
+//! (counting every token it hands out), and the validation slices only the harness
+//! reads. Token storage itself (shards, the synthetic corpus) lives in `speedcert-data`.
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{Int, Tensor, TensorData};
+use speedcert_data::synthetic::{SyntheticSpec, SyntheticStream};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StreamError {
+    #[error("training token budget exhausted: {budget} tokens allowed, {requested} more requested after {served}")]
+    BudgetExhausted {
+        budget: u64,
+        served: u64,
+        requested: u64,
+    },
+    #[error("training data: {0}")]
+    Source(String),
+}
+
+/// Where training tokens come from, in order.
+pub trait TokenSource: Send {
+    fn fill(&mut self, out: &mut [u16]) -> Result<(), StreamError>;
+}
+
+impl TokenSource for SyntheticStream {
+    fn fill(&mut self, out: &mut [u16]) -> Result<(), StreamError> {
+        SyntheticStream::fill(self, out);
+        Ok(())
+    }
+}
+
+/// One training batch: `targets` are `inputs` shifted by one token.
+pub struct Batch<B: Backend> {
+    pub inputs: Tensor<B, 2, Int>,
+    pub targets: Tensor<B, 2, Int>,
+}
+
+/// The only way a submission gets training data. It streams sequentially (as the
+/// speedrun's loader does), so token `i` is handed out at most once as an input.
+pub struct TrainStream<B: Backend> {
+    source: Box<dyn TokenSource>,
+    device: B::Device,
+    /// The last target of the previous batch is the first input of the next.
+    carry: Option<u16>,
+    served: u64,
+    budget: Option<u64>,
+    buf: Vec<u16>,
+}
+
+impl<B: Backend> TrainStream<B> {
+    pub fn new(source: Box<dyn TokenSource>, device: B::Device, budget: Option<u64>) -> Self {
+        Self {
+            source,
+            device,
+            carry: None,
+            served: 0,
+            budget,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Input tokens handed out so far (targets are the same tokens shifted by one).
+    pub fn tokens_served(&self) -> u64 {
+        self.served
+    }
+
+    /// The next `batch` sequences of `seq_len` tokens, on the run's device.
+    pub fn next_batch(&mut self, batch: usize, seq_len: usize) -> Result<Batch<B>, StreamError> {
+        let need = batch * seq_len;
+        if let Some(budget) = self.budget
+            && self.served + need as u64 > budget
+        {
+            return Err(StreamError::BudgetExhausted {
+                budget,
+                served: self.served,
+                requested: need as u64,
+            });
+        }
+        self.buf.resize(need + 1, 0);
+        let fresh = match self.carry {
+            Some(t) => {
+                self.buf[0] = t;
+                &mut self.buf[1..]
+            }
+            None => &mut self.buf[..],
+        };
+        self.source.fill(fresh)?;
+        self.carry = Some(self.buf[need]);
+        self.served += need as u64;
+        let ids: Vec<i32> = self.buf.iter().map(|&t| t as i32).collect();
+        let inputs = TensorData::new(ids[..need].to_vec(), [batch, seq_len]);
+        let targets = TensorData::new(ids[1..].to_vec(), [batch, seq_len]);
+        Ok(Batch {
+            inputs: Tensor::from_data(inputs, &self.device),
+            targets: Tensor::from_data(targets, &self.device),
+        })
+    }
+}
+
+/// A validation slice: non-overlapping windows of `seq_len` inputs with shifted targets.
+#[derive(Debug, Clone)]
+pub struct EvalSet {
+    tokens: Vec<u16>,
+    seq_len: usize,
+}
+
+impl EvalSet {
+    /// The first `n_tokens` (rounded down to whole windows) of a token sequence.
+    pub fn from_tokens(mut tokens: Vec<u16>, seq_len: usize, n_tokens: u64) -> Self {
+        let windows = (n_tokens as usize / seq_len).min(tokens.len().saturating_sub(1) / seq_len);
+        tokens.truncate(windows * seq_len + 1);
+        Self { tokens, seq_len }
+    }
+
+    pub fn synthetic(spec: &SyntheticSpec, seed: u64, n_tokens: u64, seq_len: usize) -> Self {
+        let mut stream = SyntheticStream::new(spec, seed).expect("track validated the language");
+        let windows = n_tokens as usize / seq_len;
+        Self::from_tokens(stream.take_tokens(windows * seq_len + 1), seq_len, n_tokens)
+    }
+
+    pub fn windows(&self) -> usize {
+        self.tokens.len().saturating_sub(1) / self.seq_len
+    }
+
+    /// Predicted tokens in the whole slice.
+    pub fn target_tokens(&self) -> u64 {
+        (self.windows() * self.seq_len) as u64
+    }
+
+    pub fn tokens(&self) -> &[u16] {
+        &self.tokens
+    }
+
+    /// Windows `start..start + n` as `(inputs, targets)`.
+    pub fn batch<B: Backend>(
+        &self,
+        start: usize,
+        n: usize,
+        device: &B::Device,
+    ) -> (Tensor<B, 2, Int>, Tensor<B, 2, Int>) {
+        let t = self.seq_len;
+        let mut inputs = Vec::with_capacity(n * t);
+        let mut targets = Vec::with_capacity(n * t);
+        for w in start..start + n {
+            let s = &self.tokens[w * t..w * t + t + 1];
+            inputs.extend(s[..t].iter().map(|&x| x as i32));
+            targets.extend(s[1..].iter().map(|&x| x as i32));
+        }
+        (
+            Tensor::from_data(TensorData::new(inputs, [n, t]), device),
+            Tensor::from_data(TensorData::new(targets, [n, t]), device),
+        )
+    }
+}
+
+/// The training token source of a track.
+pub fn train_source(track: &crate::track::Track) -> Result<Box<dyn TokenSource>, String> {
+    match &track.spec.data {
+        crate::track::DataSpec::Synthetic(s) => Ok(Box::new(
+            SyntheticStream::new(&s.language, s.train_seed).map_err(|e| e.to_string())?,
+        )),
+        crate::track::DataSpec::Shards(d) => shards::train_source(d),
+    }
+}
+
+/// Validation slices of a shard track: the public slice is the first
+/// `validation.tokens` of the val shards, the held-out slice the tokens after it.
+pub fn shard_eval_sets(
+    data: &crate::track::ShardData,
+    v: &crate::track::ValidationSpec,
+    seq_len: usize,
+) -> Result<(EvalSet, Option<EvalSet>), String> {
+    shards::eval_sets(data, v, seq_len)
+}
+
+mod shards {
+    use super::*;
+    use crate::track::{ShardData, ValidationSpec};
+
+    pub fn train_source(data: &ShardData) -> Result<Box<dyn TokenSource>, String> {
+        Err(format!("shard tracks ({}) are not wired yet", data.dir.display()))
+    }
+
+    pub fn eval_sets(
+        data: &ShardData,
+        _v: &ValidationSpec,
+        _seq_len: usize,
+    ) -> Result<(EvalSet, Option<EvalSet>), String> {
+        Err(format!("shard tracks ({}) are not wired yet", data.dir.display()))
+    }
+}

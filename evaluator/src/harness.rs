@@ -1,0 +1,364 @@
+//! One timed run of a submission on a track. The harness owns the clock, the training
+//! stream and the validation loss:
+//!
+//! * `init` is untimed and gets no data; every `train_step` is timed, with the device
+//!   synced before each clock read so queued GPU work is charged to the step that made it;
+//! * validation passes pause the clock (as the speedrun does) and are timed apart;
+//! * every training token handed out is counted;
+//! * a panic or a non-finite loss ends the run as *failed* with its reason, never as a
+//!   crash of the caller.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Instant;
+
+use burn::tensor::ElementConversion;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use serde::{Deserialize, Serialize};
+
+use crate::data::{EvalSet, TrainStream};
+use crate::envinfo::Environment;
+use crate::model::cross_entropy;
+use crate::submission::{InitContext, Submission, SubmissionError};
+use crate::telemetry::{StepLog, StepRow};
+use crate::track::{DataSpec, DeviceKind, Precision, Track};
+
+/// No schedule may run longer than this, whatever `finished` says.
+pub const MAX_STEPS: usize = 10_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    #[default]
+    Candidate,
+    Baseline,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Ok,
+    Failed,
+}
+
+/// Who is being run: the name and the digest of its source.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub submission: String,
+    pub submission_sha256: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub seed: u64,
+    /// Seed of the held-out validation slice (synthetic tracks); `None` disables it.
+    pub heldout_seed: Option<u64>,
+    pub run_index: usize,
+    pub role: Role,
+    /// Environment to record; collected once by the caller.
+    pub env: Environment,
+    /// Whether the environment matched the track's pins.
+    pub official: bool,
+}
+
+/// `runs/run-NNN/run.json` (docs/bundle-format.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub schema: String,
+    pub track: String,
+    pub track_sha256: String,
+    pub submission: String,
+    pub submission_sha256: String,
+    pub role: Role,
+    pub run_index: usize,
+    pub seed: u64,
+    pub heldout_seed: Option<u64>,
+    pub device: DeviceKind,
+    pub precision: Precision,
+    pub status: RunStatus,
+    pub failure: Option<String>,
+    pub started_at: String,
+    pub steps: usize,
+    pub train_tokens: u64,
+    pub train_time_ms: f64,
+    pub val_time_ms: f64,
+    pub init_time_ms: f64,
+    pub time_to_target_ms: Option<f64>,
+    pub final_val_loss: Option<f64>,
+    pub heldout_val_loss: Option<f64>,
+    pub target_val_loss: f64,
+    pub loss_floor: Option<f64>,
+    pub reached_target: bool,
+    pub official: bool,
+    pub throttled: bool,
+    /// The final model's causality probe; `None` when the run failed before it.
+    pub causality: Option<crate::checks::CausalityResult>,
+    pub env: Environment,
+}
+
+pub const RUN_SCHEMA: &str = "speedcert/run/v1";
+
+/// The record plus the step log.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub record: RunRecord,
+    pub steps: StepLog,
+}
+
+/// Progress of a run, for a progress bar or a parent process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum RunEvent {
+    Started { planned_steps: Option<usize> },
+    Step { step: usize, train_loss: Option<f64>, train_time_ms: f64 },
+    Validation { step: usize, val_loss: f64, train_time_ms: f64 },
+    Finished { status: RunStatus, failure: Option<String> },
+}
+
+pub trait RunObserver {
+    fn event(&self, event: &RunEvent);
+}
+
+/// Ignores every event.
+pub struct Quiet;
+impl RunObserver for Quiet {
+    fn event(&self, _: &RunEvent) {}
+}
+
+/// Mean cross-entropy of the submission's logits over a whole slice, on the harness's
+/// own code path (the submission's idea of its loss is never used).
+pub fn evaluate<B: AutodiffBackend, S: Submission<B>>(
+    sub: &S,
+    set: &EvalSet,
+    batch_size: usize,
+    device: &B::Device,
+) -> f64 {
+    let windows = set.windows();
+    let mut total = 0.0;
+    let mut start = 0;
+    while start < windows {
+        let n = batch_size.min(windows - start);
+        let (inputs, targets) = set.batch::<B::InnerBackend>(start, n, device);
+        let loss: f64 = cross_entropy(sub.logits(inputs), targets)
+            .into_scalar()
+            .elem::<f64>();
+        total += loss * n as f64;
+        start += n;
+    }
+    total / windows as f64
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_owned()
+    }
+}
+
+/// Runs `f`, turning a panic into an error message.
+fn guarded<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|p| format!("{what} panicked: {}", panic_message(p)))
+}
+
+fn sync<B: Backend>(device: &B::Device) -> Result<(), String> {
+    B::sync(device).map_err(|e| format!("device sync failed: {e:?}"))
+}
+
+/// The validation slices of a track for this run: (public, held-out).
+pub fn eval_sets(track: &Track, heldout_seed: Option<u64>) -> Result<(EvalSet, Option<EvalSet>), String> {
+    let spec = &track.spec;
+    let seq = spec.model.seq_len;
+    let v = &spec.validation;
+    match &spec.data {
+        DataSpec::Synthetic(s) => {
+            let public = EvalSet::synthetic(&s.language, s.val_seed, v.tokens, seq);
+            let heldout = match heldout_seed {
+                Some(seed) if v.heldout_tokens > 0 => {
+                    if seed == s.train_seed || seed == s.val_seed {
+                        return Err(format!(
+                            "held-out seed {seed} equals a public stream seed of the track"
+                        ));
+                    }
+                    Some(EvalSet::synthetic(&s.language, seed, v.heldout_tokens, seq))
+                }
+                _ => None,
+            };
+            Ok((public, heldout))
+        }
+        DataSpec::Shards(d) => crate::data::shard_eval_sets(d, v, seq),
+    }
+}
+
+/// Trains `S` on `track` once and reports what happened. Never panics because of the
+/// submission: failures are recorded in the outcome.
+pub fn run<B: AutodiffBackend, S: Submission<B>>(
+    track: &Track,
+    device: &B::Device,
+    backend: crate::backend::BackendChoice,
+    identity: &Identity,
+    opts: &RunOptions,
+    observer: &dyn RunObserver,
+) -> RunOutcome {
+    let spec = &track.spec;
+    let mut record = RunRecord {
+        schema: RUN_SCHEMA.to_owned(),
+        track: spec.name.clone(),
+        track_sha256: track.sha256(),
+        submission: identity.submission.clone(),
+        submission_sha256: identity.submission_sha256.clone(),
+        role: opts.role,
+        run_index: opts.run_index,
+        seed: opts.seed,
+        heldout_seed: opts.heldout_seed,
+        device: backend.device(),
+        precision: backend.precision(),
+        status: RunStatus::Failed,
+        failure: None,
+        started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        steps: 0,
+        train_tokens: 0,
+        train_time_ms: 0.0,
+        val_time_ms: 0.0,
+        init_time_ms: 0.0,
+        time_to_target_ms: None,
+        final_val_loss: None,
+        heldout_val_loss: None,
+        target_val_loss: spec.target.val_loss,
+        loss_floor: spec.loss_floor(),
+        reached_target: false,
+        official: opts.official,
+        throttled: false,
+        causality: None,
+        env: opts.env.clone(),
+    };
+    let mut log = StepLog::default();
+    let result = run_inner::<B, S>(track, device, opts, observer, &mut record, &mut log);
+    match result {
+        Ok(()) => record.status = RunStatus::Ok,
+        Err(reason) => {
+            record.status = RunStatus::Failed;
+            record.failure = Some(reason);
+            record.reached_target = false;
+        }
+    }
+    observer.event(&RunEvent::Finished {
+        status: record.status,
+        failure: record.failure.clone(),
+    });
+    RunOutcome {
+        record,
+        steps: log,
+    }
+}
+
+fn run_inner<B: AutodiffBackend, S: Submission<B>>(
+    track: &Track,
+    device: &B::Device,
+    opts: &RunOptions,
+    observer: &dyn RunObserver,
+    record: &mut RunRecord,
+    log: &mut StepLog,
+) -> Result<(), String> {
+    let spec = &track.spec;
+    let (val_set, heldout_set) = eval_sets(track, opts.heldout_seed)?;
+    let source = crate::data::train_source(track)?;
+    let mut stream = TrainStream::<B>::new(source, device.clone(), spec.target.token_budget);
+    let val_batch = spec.validation.batch_size;
+
+    // Untimed set-up: no data handle is given.
+    let init_start = Instant::now();
+    let ctx = InitContext {
+        track: spec,
+        device,
+        seed: opts.seed,
+        run_index: opts.run_index,
+    };
+    let mut sub = guarded("init", || S::init(&ctx))?.map_err(|e| format!("init failed: {e}"))?;
+    sync::<B>(device)?;
+    record.init_time_ms = init_start.elapsed().as_secs_f64() * 1e3;
+    observer.event(&RunEvent::Started {
+        planned_steps: Some(spec.reference.steps),
+    });
+
+    let mut train_ms = 0.0;
+    let mut val_ms = 0.0;
+    let mut step = 0;
+    let mut last_val = None;
+    loop {
+        let done = guarded("finished", || sub.finished(step))?;
+        let validate_now = done || (step > 0 && step % spec.validation.every_steps == 0);
+        if validate_now {
+            // The clock is paused: validation is the referee's time, not the submission's.
+            sync::<B>(device)?;
+            let t = Instant::now();
+            let loss = guarded("validation", || evaluate::<B, S>(&sub, &val_set, val_batch, device))?;
+            val_ms += t.elapsed().as_secs_f64() * 1e3;
+            if !loss.is_finite() {
+                return Err(format!("validation loss is {loss} after step {step}"));
+            }
+            if loss <= spec.target.val_loss && record.time_to_target_ms.is_none() {
+                record.time_to_target_ms = Some(train_ms);
+            }
+            if let Some(row) = log.rows.last_mut().filter(|r| r.step + 1 == step) {
+                row.val_loss = Some(loss);
+            }
+            last_val = Some(loss);
+            observer.event(&RunEvent::Validation {
+                step,
+                val_loss: loss,
+                train_time_ms: train_ms,
+            });
+        }
+        if done {
+            break;
+        }
+        if step >= MAX_STEPS {
+            return Err(format!("no end after {MAX_STEPS} steps"));
+        }
+        sync::<B>(device)?;
+        let t = Instant::now();
+        let report = guarded("train_step", || sub.train_step(&mut stream, step))?
+            .map_err(|e: SubmissionError| format!("train_step {step} failed: {e}"))?;
+        sync::<B>(device)?;
+        train_ms += t.elapsed().as_secs_f64() * 1e3;
+        step += 1;
+        record.steps = step;
+        record.train_tokens = stream.tokens_served();
+        record.train_time_ms = train_ms;
+        if let Some(l) = report.train_loss
+            && !l.is_finite()
+        {
+            return Err(format!("train loss is {l} at step {}", step - 1));
+        }
+        log.rows.push(StepRow {
+            step: step - 1,
+            tokens: stream.tokens_served(),
+            train_time_ms: train_ms,
+            train_loss: report.train_loss,
+            val_loss: None,
+            lr: report.learning_rate,
+        });
+        observer.event(&RunEvent::Step {
+            step: step - 1,
+            train_loss: report.train_loss,
+            train_time_ms: train_ms,
+        });
+    }
+    record.val_time_ms = val_ms;
+    record.final_val_loss = last_val;
+    if let Some(set) = &heldout_set {
+        let t = Instant::now();
+        let loss = guarded("held-out validation", || {
+            evaluate::<B, S>(&sub, set, val_batch, device)
+        })?;
+        record.val_time_ms += t.elapsed().as_secs_f64() * 1e3;
+        record.heldout_val_loss = Some(loss);
+    }
+    record.causality = Some(guarded("causality probe", || {
+        crate::checks::causality_probe::<B, S>(&sub, &val_set, device)
+    })?);
+    record.reached_target = last_val.is_some_and(|l| l <= spec.target.val_loss);
+    Ok(())
+}

@@ -1,0 +1,21 @@
+//! speedcert's evaluator: tracks, the reference model, submissions, the timed harness,
+//! anti-gaming checks, certification, and the command line on top of them.
+//!
+//! The command layer (`cli`, `commands`) is in the library, not the binary, so that a
+//! submitter's crate (or the adversarial test binary) builds the same `speedcert` with
+//! its own submissions registered: see [`cli::main_with`].
+
+pub mod backend;
+pub mod bundle;
+pub mod certify;
+pub mod checks;
+pub mod cli;
+pub mod commands;
+pub mod data;
+pub mod envinfo;
+pub mod harness;
+pub mod model;
+pub mod provenance;
+pub mod submission;
+pub mod telemetry;
+pub mod track;

@@ -1,0 +1,271 @@
+//! The reference GPT, in the spirit of the speedrun's baseline: token embedding,
+//! rotary position encoding, RMSNorm (without learned scale), causal self-attention
+//! through burn's fused attention op with QK-norm, a ReLU² MLP and an untied output
+//! head. Generic over the backend so the same code trains on Flex and on CUDA.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig};
+use burn::tensor::activation::{log_softmax, relu};
+use burn::tensor::backend::Backend;
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{Int, Tensor};
+
+use crate::track::ModelSpec;
+
+#[derive(Config, Debug)]
+pub struct GptConfig {
+    pub vocab_size: usize,
+    pub n_layer: usize,
+    pub n_head: usize,
+    pub d_model: usize,
+    pub seq_len: usize,
+    #[config(default = 4)]
+    pub mlp_ratio: usize,
+    #[config(default = 10000.0)]
+    pub rope_theta: f64,
+}
+
+impl From<&ModelSpec> for GptConfig {
+    fn from(m: &ModelSpec) -> Self {
+        GptConfig::new(m.vocab_size, m.n_layer, m.n_head, m.d_model, m.seq_len)
+            .with_mlp_ratio(m.mlp_ratio)
+            .with_rope_theta(m.rope_theta)
+    }
+}
+
+impl GptConfig {
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Gpt<B> {
+        let d = self.d_model;
+        let head_dim = d / self.n_head;
+        // Residual-branch outputs and the head start at zero (as in modded-nanogpt), so
+        // every block starts as the identity and the first loss is ln(vocab).
+        let linear = |i: usize, o: usize| {
+            LinearConfig::new(i, o)
+                .with_bias(false)
+                .with_initializer(Initializer::Normal {
+                    mean: 0.0,
+                    std: (i as f64).powf(-0.5),
+                })
+                .init(device)
+        };
+        let zero = |i: usize, o: usize| {
+            LinearConfig::new(i, o)
+                .with_bias(false)
+                .with_initializer(Initializer::Zeros)
+                .init(device)
+        };
+        let blocks = (0..self.n_layer)
+            .map(|_| Block {
+                qkv: linear(d, 3 * d),
+                attn_out: zero(d, d),
+                mlp_in: linear(d, self.mlp_ratio * d),
+                mlp_out: zero(self.mlp_ratio * d, d),
+                n_head: self.n_head,
+            })
+            .collect();
+        Gpt {
+            embed: EmbeddingConfig::new(self.vocab_size, d).init(device),
+            blocks,
+            head: zero(d, self.vocab_size),
+            rope: Rope::new(self.seq_len, head_dim, self.rope_theta, device),
+        }
+    }
+
+    /// Parameters, for FLOP accounting (6 N per token plus attention).
+    pub fn num_params(&self) -> usize {
+        let d = self.d_model;
+        2 * self.vocab_size * d + self.n_layer * (4 * d * d + 2 * self.mlp_ratio * d * d)
+    }
+
+    /// Training FLOPs per token: 6 N for the matmuls plus 6 L T d for attention
+    /// (forward 2 for QKᵀ and 2 for AV over the causal half, times 3 for backward).
+    pub fn train_flops_per_token(&self) -> f64 {
+        6.0 * self.num_params() as f64
+            + 6.0 * (self.n_layer * self.seq_len * self.d_model) as f64
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Gpt<B: Backend> {
+    pub embed: Embedding<B>,
+    pub blocks: Vec<Block<B>>,
+    pub head: Linear<B>,
+    pub rope: Rope<B>,
+}
+
+#[derive(Module, Debug)]
+pub struct Block<B: Backend> {
+    pub qkv: Linear<B>,
+    pub attn_out: Linear<B>,
+    pub mlp_in: Linear<B>,
+    pub mlp_out: Linear<B>,
+    pub n_head: usize,
+}
+
+/// Rotary tables for every position up to `seq_len`; constants, not parameters.
+#[derive(Module, Debug)]
+pub struct Rope<B: Backend> {
+    cos: Tensor<B, 2>,
+    sin: Tensor<B, 2>,
+}
+
+impl<B: Backend> Rope<B> {
+    fn new(seq_len: usize, head_dim: usize, theta: f64, device: &B::Device) -> Self {
+        let half = head_dim / 2;
+        let mut cos = Vec::with_capacity(seq_len * half);
+        let mut sin = Vec::with_capacity(seq_len * half);
+        for pos in 0..seq_len {
+            for i in 0..half {
+                let freq = theta.powf(-(2.0 * i as f64) / head_dim as f64);
+                let angle = pos as f64 * freq;
+                cos.push(angle.cos() as f32);
+                sin.push(angle.sin() as f32);
+            }
+        }
+        let shape = [seq_len, half];
+        Self {
+            cos: Tensor::<B, 1>::from_floats(cos.as_slice(), device).reshape(shape),
+            sin: Tensor::<B, 1>::from_floats(sin.as_slice(), device).reshape(shape),
+        }
+    }
+
+    /// Rotates pairs (x_i, x_{i+half}) of `x: [batch, heads, seq, head_dim]` by position.
+    fn apply(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        let [_, _, t, hd] = x.dims();
+        let half = hd / 2;
+        let cos = self.cos.clone().narrow(0, 0, t).unsqueeze::<4>();
+        let sin = self.sin.clone().narrow(0, 0, t).unsqueeze::<4>();
+        let x1 = x.clone().narrow(3, 0, half);
+        let x2 = x.narrow(3, half, half);
+        let y1 = x1.clone() * cos.clone() + x2.clone() * sin.clone();
+        let y2 = x2 * cos - x1 * sin;
+        Tensor::cat(vec![y1, y2], 3)
+    }
+}
+
+/// RMSNorm without a learned scale, over the last dimension.
+pub fn rms_norm<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    let ms = x.clone().powi_scalar(2).mean_dim(D - 1);
+    x * (ms + 1e-6).sqrt().recip()
+}
+
+impl<B: Backend> Block<B> {
+    fn forward(&self, x: Tensor<B, 3>, rope: &Rope<B>) -> Tensor<B, 3> {
+        let [b, t, d] = x.dims();
+        let h = self.n_head;
+        let hd = d / h;
+        let qkv = self
+            .qkv
+            .forward(rms_norm(x.clone()))
+            .reshape([b, t, 3, h, hd])
+            .permute([2, 0, 3, 1, 4]); // [3, b, h, t, hd]
+        let q = qkv.clone().narrow(0, 0, 1).squeeze_dim::<4>(0);
+        let k = qkv.clone().narrow(0, 1, 1).squeeze_dim::<4>(0);
+        let v = qkv.narrow(0, 2, 1).squeeze_dim::<4>(0);
+        // QK-norm keeps attention logits bounded, which lets the speedrun use high LRs.
+        let q = rope.apply(rms_norm(q));
+        let k = rope.apply(rms_norm(k));
+        let y = attention(
+            q,
+            k,
+            v,
+            None,
+            None,
+            AttentionModuleOptions {
+                is_causal: true,
+                ..Default::default()
+            },
+        );
+        let y = y.swap_dims(1, 2).reshape([b, t, d]);
+        let x = x + self.attn_out.forward(y);
+        let m = relu(self.mlp_in.forward(rms_norm(x.clone()))).powi_scalar(2);
+        x + self.mlp_out.forward(m)
+    }
+}
+
+impl<B: Backend> Gpt<B> {
+    /// Next-token logits `[batch, seq, vocab]` for `tokens: [batch, seq]`.
+    pub fn forward(&self, tokens: Tensor<B, 2, Int>) -> Tensor<B, 3> {
+        let mut x = rms_norm(self.embed.forward(tokens));
+        for block in &self.blocks {
+            x = block.forward(x, &self.rope);
+        }
+        self.head.forward(rms_norm(x))
+    }
+
+    /// Mean next-token cross-entropy (nats) of `tokens` predicting `targets`.
+    pub fn loss(&self, tokens: Tensor<B, 2, Int>, targets: Tensor<B, 2, Int>) -> Tensor<B, 1> {
+        cross_entropy(self.forward(tokens), targets)
+    }
+}
+
+/// Mean cross-entropy in nats of `logits: [batch, seq, vocab]` against `targets: [batch, seq]`.
+/// The harness uses this same function for every submission's validation loss.
+pub fn cross_entropy<B: Backend>(logits: Tensor<B, 3>, targets: Tensor<B, 2, Int>) -> Tensor<B, 1> {
+    let [b, t, v] = logits.dims();
+    let logp = log_softmax(logits.reshape([b * t, v]), 1);
+    let picked = logp.gather(1, targets.reshape([b * t, 1]));
+    picked.mean().neg()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::Flex;
+    use burn::tensor::TensorData;
+
+    type B = Flex;
+
+    fn tiny() -> GptConfig {
+        GptConfig::new(32, 2, 2, 16, 12)
+    }
+
+    fn randomize(model: Gpt<B>) -> Gpt<B> {
+        // Zero-initialised heads would make every logit equal; perturb them for the test.
+        let device = Default::default();
+        let mut m = model;
+        m.head.weight = m.head.weight.map(|w| w.random_like(burn::tensor::Distribution::Normal(0.0, 0.5)));
+        for blk in &mut m.blocks {
+            blk.attn_out.weight = blk
+                .attn_out
+                .weight
+                .clone()
+                .map(|w| w.random_like(burn::tensor::Distribution::Normal(0.0, 0.5)));
+        }
+        let _ = device;
+        m
+    }
+
+    #[test]
+    fn initial_loss_is_ln_vocab() {
+        let device = Default::default();
+        let model = tiny().init::<B>(&device);
+        let x = Tensor::<B, 2, Int>::from_data(TensorData::new((0..24).map(|i| i % 32).collect::<Vec<i64>>(), [2, 12]), &device);
+        let loss: f32 = model.loss(x.clone(), x).into_scalar();
+        assert!((loss - (32f32).ln()).abs() < 1e-4, "{loss}");
+    }
+
+    #[test]
+    fn perturbing_a_later_token_leaves_earlier_logits_unchanged() {
+        let device = Default::default();
+        B::seed(&device, 3);
+        let model = randomize(tiny().init::<B>(&device));
+        let base: Vec<i64> = (0..12).map(|i| (i * 7 + 3) % 32).collect();
+        for t in [0usize, 5, 11] {
+            let mut perturbed = base.clone();
+            perturbed[t] = (perturbed[t] + 1) % 32;
+            let a = model.forward(Tensor::from_data(TensorData::new(base.clone(), [1, 12]), &device));
+            let b = model.forward(Tensor::from_data(TensorData::new(perturbed, [1, 12]), &device));
+            let diff: Vec<f32> = (a - b).abs().max_dim(2).into_data().to_vec().unwrap();
+            for (pos, d) in diff.iter().enumerate() {
+                if pos < t {
+                    assert!(*d < 1e-5, "logit at {pos} moved by {d} when token {t} changed");
+                } else if pos == t {
+                    assert!(*d > 1e-4, "logit at {pos} did not react to its own token");
+                }
+            }
+        }
+    }
+}

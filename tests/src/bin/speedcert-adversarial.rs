@@ -1,0 +1,131 @@
+//! The real `speedcert` command line with extra, dishonest or broken submissions
+//! registered, so the end-to-end tests can check that certification catches them.
+//! Never shipped: it exists to be attacked by the test suite.
+
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{Int, Tensor};
+use speedcert::data::TrainStream;
+use speedcert::submission::reference::GptAdamW;
+use speedcert::submission::{Family, InitContext, Registry, StepReport, Submission, SubmissionError};
+
+/// Trains like the reference, but its logits at position t are computed from the
+/// sequence shifted left by one: it looks at token t+1. Causality must catch it.
+struct PeeksFuture;
+struct PeeksFutureRun<B: AutodiffBackend>(GptAdamW<B>);
+
+/// Trains like the reference but claims a train loss of 0.0: the harness must ignore it.
+struct FakeLoss;
+struct FakeLossRun<B: AutodiffBackend>(GptAdamW<B>);
+
+/// Panics in the middle of its second run (run index 1).
+struct PanicsInRun2;
+struct PanicsInRun2Run<B: AutodiffBackend>(GptAdamW<B>, usize);
+
+/// Diverges: a learning rate of 1e30 sends the weights to infinity and the loss to NaN.
+struct EmitsNan;
+struct EmitsNanRun<B: AutodiffBackend>(GptAdamW<B>);
+
+macro_rules! family {
+    ($family:ident, $run:ident, $name:literal, $desc:literal) => {
+        impl Family for $family {
+            type For<B: AutodiffBackend> = $run<B>;
+            fn name(&self) -> &'static str {
+                $name
+            }
+            fn description(&self) -> &'static str {
+                $desc
+            }
+            fn source(&self) -> &'static str {
+                include_str!("speedcert-adversarial.rs")
+            }
+        }
+    };
+}
+
+family!(PeeksFuture, PeeksFutureRun, "peeks-future", "logits look one token ahead");
+family!(FakeLoss, FakeLossRun, "fake-loss", "reports a made-up train loss of 0");
+family!(PanicsInRun2, PanicsInRun2Run, "panics-in-run-2", "panics during run index 1");
+family!(EmitsNan, EmitsNanRun, "emits-nan", "diverges to a NaN loss");
+
+fn reference<B: AutodiffBackend>(ctx: &InitContext<'_, B>) -> GptAdamW<B> {
+    GptAdamW::new(ctx, ctx.track.reference.clone())
+}
+
+impl<B: AutodiffBackend> Submission<B> for PeeksFutureRun<B> {
+    fn init(ctx: &InitContext<'_, B>) -> Result<Self, SubmissionError> {
+        Ok(Self(reference(ctx)))
+    }
+    fn train_step(&mut self, data: &mut TrainStream<B>, step: usize) -> Result<StepReport, SubmissionError> {
+        self.0.step(data, step)
+    }
+    fn finished(&self, step: usize) -> bool {
+        self.0.finished(step)
+    }
+    fn logits(&self, tokens: Tensor<B::InnerBackend, 2, Int>) -> Tensor<B::InnerBackend, 3> {
+        let [_, t] = tokens.dims();
+        let ahead = Tensor::cat(vec![tokens.clone().narrow(1, 1, t - 1), tokens.narrow(1, t - 1, 1)], 1);
+        self.0.logits(ahead)
+    }
+}
+
+impl<B: AutodiffBackend> Submission<B> for FakeLossRun<B> {
+    fn init(ctx: &InitContext<'_, B>) -> Result<Self, SubmissionError> {
+        Ok(Self(reference(ctx)))
+    }
+    fn train_step(&mut self, data: &mut TrainStream<B>, step: usize) -> Result<StepReport, SubmissionError> {
+        let mut r = self.0.step(data, step)?;
+        r.train_loss = Some(0.0);
+        Ok(r)
+    }
+    fn finished(&self, step: usize) -> bool {
+        self.0.finished(step)
+    }
+    fn logits(&self, tokens: Tensor<B::InnerBackend, 2, Int>) -> Tensor<B::InnerBackend, 3> {
+        self.0.logits(tokens)
+    }
+}
+
+impl<B: AutodiffBackend> Submission<B> for PanicsInRun2Run<B> {
+    fn init(ctx: &InitContext<'_, B>) -> Result<Self, SubmissionError> {
+        Ok(Self(reference(ctx), ctx.run_index))
+    }
+    fn train_step(&mut self, data: &mut TrainStream<B>, step: usize) -> Result<StepReport, SubmissionError> {
+        if self.1 == 1 && step == 10 {
+            panic!("deliberate panic at step 10 of run index 1");
+        }
+        self.0.step(data, step)
+    }
+    fn finished(&self, step: usize) -> bool {
+        self.0.finished(step)
+    }
+    fn logits(&self, tokens: Tensor<B::InnerBackend, 2, Int>) -> Tensor<B::InnerBackend, 3> {
+        self.0.logits(tokens)
+    }
+}
+
+impl<B: AutodiffBackend> Submission<B> for EmitsNanRun<B> {
+    fn init(ctx: &InitContext<'_, B>) -> Result<Self, SubmissionError> {
+        let mut recipe = ctx.track.reference.clone();
+        recipe.learning_rate = 1e30;
+        recipe.warmup_steps = 0;
+        Ok(Self(GptAdamW::new(ctx, recipe)))
+    }
+    fn train_step(&mut self, data: &mut TrainStream<B>, step: usize) -> Result<StepReport, SubmissionError> {
+        self.0.step(data, step)
+    }
+    fn finished(&self, step: usize) -> bool {
+        self.0.finished(step)
+    }
+    fn logits(&self, tokens: Tensor<B::InnerBackend, 2, Int>) -> Tensor<B::InnerBackend, 3> {
+        self.0.logits(tokens)
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let registry = Registry::builtin()
+        .with(PeeksFuture)
+        .with(FakeLoss)
+        .with(PanicsInRun2)
+        .with(EmitsNan);
+    speedcert::cli::main_with(registry)
+}
