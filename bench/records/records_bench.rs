@@ -112,10 +112,16 @@ struct Checksums {
     frontier_loss_sum: f64,
 }
 
-fn rust_once(csv: &std::path::Path) -> Checksums {
+/// One repetition; also returns the time of each phase (parse, table work, frontier)
+/// in ms, so a reader sees where the time goes on each side.
+fn rust_once(csv: &std::path::Path) -> (Checksums, [f64; 3]) {
+    let t0 = Instant::now();
     let runs = read_runs(csv).expect("read runs csv");
+    let t1 = Instant::now();
     let chain = chain_from_runs(&runs).expect("record chain");
+    let t2 = Instant::now();
     let frontier = frontier_by_track(&runs);
+    let t3 = Instant::now();
     let bundles = {
         let mut b: Vec<&str> = runs
             .iter()
@@ -134,13 +140,17 @@ fn rust_once(csv: &std::path::Path) -> Checksums {
         .iter()
         .flatten()
         .sum();
-    Checksums {
-        bundles,
-        records: chain.height(),
-        improvement_sum_ms: imp,
-        frontier_points: frontier.values().map(Vec::len).sum(),
-        frontier_loss_sum: frontier.values().flatten().map(|p| p.loss).sum(),
-    }
+    let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
+    (
+        Checksums {
+            bundles,
+            records: chain.height(),
+            improvement_sum_ms: imp,
+            frontier_points: frontier.values().map(Vec::len).sum(),
+            frontier_loss_sum: frontier.values().flatten().map(|p| p.loss).sum(),
+        },
+        [ms(t0, t1), ms(t1, t2), ms(t2, t3)],
+    )
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -175,12 +185,14 @@ fn main() {
         size as f64 / 1e6
     );
 
-    let warm = rust_once(&csv);
+    let (warm, _) = rust_once(&csv);
     let mut times = Vec::new();
+    let mut phases = Vec::new();
     for _ in 0..reps {
         let t0 = Instant::now();
-        let c = rust_once(&csv);
+        let (c, p) = rust_once(&csv);
         times.push(t0.elapsed().as_secs_f64() * 1e3);
+        phases.push(p);
         assert_eq!(c, warm);
     }
     let rust_ms = median(times.clone());
@@ -188,6 +200,13 @@ fn main() {
         "rust (speedcert-analysis on polars 0.55):  median {rust_ms:.1} ms  (min {:.1} ms, max {:.1} ms, {reps} reps)",
         times.iter().copied().fold(f64::INFINITY, f64::min),
         times.iter().copied().fold(0.0, f64::max)
+    );
+    let phase = |i: usize| median(phases.iter().map(|p| p[i]).collect());
+    println!(
+        "  phases (median): parse {:.1} ms, table work {:.1} ms, frontier {:.1} ms",
+        phase(0),
+        phase(1),
+        phase(2)
     );
     println!("  checksums: {warm:?}");
 
@@ -219,6 +238,12 @@ fn main() {
         frontier_points: v["frontier_points"].as_u64().unwrap() as usize,
         frontier_loss_sum: v["frontier_loss_sum"].as_f64().unwrap(),
     };
+    println!(
+        "  phases (median): parse {:.1} ms, table work {:.1} ms, frontier {:.1} ms",
+        v["parse_ms"].as_f64().unwrap_or(f64::NAN),
+        v["table_ms"].as_f64().unwrap_or(f64::NAN),
+        v["frontier_ms"].as_f64().unwrap_or(f64::NAN)
+    );
     println!("  checksums: {py:?}");
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0);
     let agree = py.bundles == warm.bundles

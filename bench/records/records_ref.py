@@ -18,8 +18,10 @@ import time
 import pandas as pd
 
 
-def once(path):
+def once(path, phases):
+    t0 = time.perf_counter()
     runs = pd.read_csv(path, dtype={"track": str, "bundle": str, "date": str, "verdict": str})
+    t1 = time.perf_counter()
     cand = runs[runs["role"] == "candidate"]
     ok = cand[cand["status"] == "ok"]
     g = ok.groupby(["track", "bundle"], sort=False)
@@ -39,10 +41,13 @@ def once(path):
     rec = rec.assign(improvement_ms=prev - rec["time_mean_ms"])
     rec = rec.assign(improvement_pct=rec["improvement_ms"] / prev * 100.0)
 
+    t2 = time.perf_counter()
     m = runs[(runs["status"] == "ok") & runs["train_time_ms"].notna() & runs["final_val_loss"].notna()]
     m = m.sort_values(["track", "train_time_ms", "final_val_loss"], kind="stable")
     best_before = m.groupby("track", sort=False)["final_val_loss"].cummin().groupby(m["track"]).shift(1)
     front = m[best_before.isna() | (m["final_val_loss"] < best_before)]
+    t3 = time.perf_counter()
+    phases.append(((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3))
     return {
         "bundles": int(len(meta)),
         "records": int(len(rec)),
@@ -54,15 +59,18 @@ def once(path):
 
 def main():
     path, reps = sys.argv[1], int(sys.argv[2])
-    warm = once(path)
+    warm = once(path, [])
     times = []
+    phases = []
     for _ in range(reps):
         t0 = time.perf_counter()
-        c = once(path)
+        c = once(path, phases)
         times.append((time.perf_counter() - t0) * 1e3)
         assert c == warm
     times.sort()
     out = dict(warm)
+    for i, name in enumerate(("parse_ms", "table_ms", "frontier_ms")):
+        out[name] = sorted(p[i] for p in phases)[len(phases) // 2]
     out.update(
         median_ms=times[len(times) // 2],
         min_ms=times[0],

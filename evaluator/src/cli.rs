@@ -35,8 +35,14 @@ pub enum Command {
     Keygen(commands::keygen::Args),
     /// Sign (or co-sign) an existing bundle folder.
     Sign(commands::sign::Args),
+    /// The published records: rebuild the tables from bundles, show them, the frontier, the site.
+    Records(commands::records::Args),
+    /// Token data: write the synthetic corpus, fetch pinned shards, prepare text, inspect shards.
+    Data(commands::data::Args),
     /// Audit another benchmark's published records from their raw logs.
     Audit(commands::audit::Args),
+    /// Print the environment fingerprint; with --check, compare it with a track's pins.
+    Env(commands::env::Args),
 }
 
 /// Parses the process arguments and runs the command with `registry`'s submissions.
@@ -55,7 +61,10 @@ pub fn main_with(registry: Registry) -> ExitCode {
         Command::Verify(args) => commands::verify::run(args),
         Command::Keygen(args) => commands::keygen::run(args),
         Command::Sign(args) => commands::sign::run(args),
+        Command::Records(args) => commands::records::run(args),
+        Command::Data(args) => commands::data::run(args),
         Command::Audit(args) => commands::audit::run(args),
+        Command::Env(args) => commands::env::run(args),
     };
     match result {
         Ok(code) => code,

@@ -176,18 +176,119 @@ pub fn shard_eval_sets(
 }
 
 mod shards {
+    use std::path::PathBuf;
+
+    use speedcert_data::fetch::ShardSource;
+    use speedcert_data::lock::{DataLock, verify_dir};
+    use speedcert_data::shard::ShardReader;
+
     use super::*;
     use crate::track::{ShardData, ValidationSpec};
 
+    fn sources(refs: &[crate::track::ShardRef]) -> Vec<ShardSource> {
+        refs.iter()
+            .map(|s| ShardSource::new(s.name.clone(), s.sha256.clone()))
+            .collect()
+    }
+
+    /// Verifies the validation shards and every training shard present on disk
+    /// against their pins (or the data lock), before any clock starts.
+    pub fn verify(data: &ShardData) -> Result<(), String> {
+        let lock = DataLock::load(&data.dir).map_err(|e| e.to_string())?;
+        let mut wanted = sources(&data.val);
+        wanted.extend(
+            sources(&data.train)
+                .into_iter()
+                .filter(|s| data.dir.join(&s.name).is_file()),
+        );
+        verify_dir(&data.dir, &wanted, &lock)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Reads the training shards in order, moving to the next at the end of each.
+    struct ShardStream {
+        paths: Vec<PathBuf>,
+        next: usize,
+        reader: Option<(ShardReader, u64)>,
+    }
+
+    impl TokenSource for ShardStream {
+        fn fill(&mut self, out: &mut [u16]) -> Result<(), StreamError> {
+            let mut filled = 0;
+            while filled < out.len() {
+                if self.reader.as_ref().is_none_or(|(r, pos)| *pos >= r.len()) {
+                    let Some(path) = self.paths.get(self.next) else {
+                        return Err(StreamError::Source(format!(
+                            "all {} training shards are used up; fetch more (speedcert data fetch --shards N)",
+                            self.paths.len()
+                        )));
+                    };
+                    if !path.is_file() {
+                        return Err(StreamError::Source(format!(
+                            "{}: training shard not on disk; fetch it (speedcert data fetch --shards {})",
+                            path.display(),
+                            self.next + 1
+                        )));
+                    }
+                    let r = ShardReader::open(path).map_err(|e| StreamError::Source(e.to_string()))?;
+                    self.reader = Some((r, 0));
+                    self.next += 1;
+                }
+                let (reader, pos) = self.reader.as_mut().expect("opened above");
+                let n = ((reader.len() - *pos) as usize).min(out.len() - filled);
+                reader
+                    .read_into(*pos, &mut out[filled..filled + n])
+                    .map_err(|e| StreamError::Source(e.to_string()))?;
+                *pos += n as u64;
+                filled += n;
+            }
+            Ok(())
+        }
+    }
+
     pub fn train_source(data: &ShardData) -> Result<Box<dyn TokenSource>, String> {
-        Err(format!("shard tracks ({}) are not wired yet", data.dir.display()))
+        verify(data)?;
+        Ok(Box::new(ShardStream {
+            paths: data.train.iter().map(|s| data.dir.join(&s.name)).collect(),
+            next: 0,
+            reader: None,
+        }))
+    }
+
+    /// The first `tokens + 1 + heldout_tokens + 1` tokens of the validation shards.
+    fn val_tokens(data: &ShardData, n: u64) -> Result<Vec<u16>, String> {
+        let mut out = Vec::with_capacity(n as usize);
+        for s in &data.val {
+            if out.len() as u64 >= n {
+                break;
+            }
+            let path = data.dir.join(&s.name);
+            let mut r = ShardReader::open(&path).map_err(|e| e.to_string())?;
+            let take = r.len().min(n - out.len() as u64);
+            out.extend(r.read_range(0, take).map_err(|e| e.to_string())?);
+        }
+        if (out.len() as u64) < n {
+            return Err(format!(
+                "{}: the validation shards hold {} tokens, the track needs {n}",
+                data.dir.display(),
+                out.len()
+            ));
+        }
+        Ok(out)
     }
 
     pub fn eval_sets(
         data: &ShardData,
-        _v: &ValidationSpec,
-        _seq_len: usize,
+        v: &ValidationSpec,
+        seq_len: usize,
     ) -> Result<(EvalSet, Option<EvalSet>), String> {
-        Err(format!("shard tracks ({}) are not wired yet", data.dir.display()))
+        let public_n = v.tokens + 1;
+        let all = val_tokens(data, public_n + if v.heldout_tokens > 0 { v.heldout_tokens + 1 } else { 0 })?;
+        let public = EvalSet::from_tokens(all[..public_n as usize].to_vec(), seq_len, v.tokens);
+        let heldout = (v.heldout_tokens > 0).then(|| {
+            EvalSet::from_tokens(all[public_n as usize..].to_vec(), seq_len, v.heldout_tokens)
+        });
+        Ok((public, heldout))
     }
 }

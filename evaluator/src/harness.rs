@@ -11,7 +11,6 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
-use burn::tensor::ElementConversion;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use serde::{Deserialize, Serialize};
 
@@ -138,9 +137,13 @@ pub fn evaluate<B: AutodiffBackend, S: Submission<B>>(
     while start < windows {
         let n = batch_size.min(windows - start);
         let (inputs, targets) = set.batch::<B::InnerBackend>(start, n, device);
+        // Read as f64 from the f32 loss tensor, not through the backend's float element
+        // (bf16 would round a loss of 3.28 to a multiple of 1/64).
         let loss: f64 = cross_entropy(sub.logits(inputs), targets)
-            .into_scalar()
-            .elem::<f64>();
+            .into_data()
+            .iter::<f64>()
+            .next()
+            .unwrap_or(f64::NAN);
         total += loss * n as f64;
         start += n;
     }

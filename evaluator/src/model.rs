@@ -10,7 +10,7 @@ use burn::tensor::activation::{log_softmax, relu};
 use burn::tensor::backend::Backend;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::{Int, Tensor};
+use burn::tensor::{FloatDType, Int, Tensor};
 
 use crate::track::ModelSpec;
 
@@ -205,7 +205,8 @@ impl<B: Backend> Gpt<B> {
 /// The harness uses this same function for every submission's validation loss.
 pub fn cross_entropy<B: Backend>(logits: Tensor<B, 3>, targets: Tensor<B, 2, Int>) -> Tensor<B, 1> {
     let [b, t, v] = logits.dims();
-    let logp = log_softmax(logits.reshape([b * t, v]), 1);
+    // Softmax and the mean in f32 even when the model computes in bf16 (a no-op in f32).
+    let logp = log_softmax(logits.reshape([b * t, v]).cast(FloatDType::F32), 1);
     let picked = logp.gather(1, targets.reshape([b * t, 1]));
     picked.mean().neg()
 }

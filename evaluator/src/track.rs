@@ -387,7 +387,7 @@ impl TrackSpec {
                 return bad(field, "must be at least 1, got 0".into());
             }
         }
-        if m.d_model % m.n_head != 0 {
+        if !m.d_model.is_multiple_of(m.n_head) {
             return bad(
                 "model.d_model",
                 format!(
@@ -396,7 +396,7 @@ impl TrackSpec {
                 ),
             );
         }
-        if (m.d_model / m.n_head) % 2 != 0 {
+        if !(m.d_model / m.n_head).is_multiple_of(2) {
             return bad(
                 "model.d_model",
                 format!(
@@ -522,7 +522,7 @@ mod tests {
 
     #[test]
     fn semantic_errors_name_the_field() {
-        let text = EMBEDDED_DEFAULT.replace("n_head = 4", "n_head = 3");
+        let text = EMBEDDED_DEFAULT.replace("n_head = 2", "n_head = 3");
         let e = Track::parse(&text, Path::new("t.toml")).unwrap_err().to_string();
         assert!(e.contains("model.d_model"), "{e}");
     }

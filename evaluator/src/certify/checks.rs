@@ -55,6 +55,31 @@ pub fn all(
         },
     ));
 
+    // every planned candidate run finished: a record must reproduce in all of its reruns.
+    let failed: Vec<String> = plan
+        .slots
+        .iter()
+        .filter(|s| s.role == Role::Candidate)
+        .filter_map(|s| match runs.iter().find(|r| r.run_index == s.index) {
+            Some(r) if r.status == RunStatus::Ok => None,
+            Some(r) => Some(format!(
+                "run-{:03}: {}",
+                s.index,
+                r.failure.as_deref().unwrap_or("failed")
+            )),
+            None => Some(format!("run-{:03}: never finished", s.index)),
+        })
+        .collect();
+    out.push(CheckResult::new(
+        "run_failures",
+        failed.is_empty(),
+        if failed.is_empty() {
+            "every candidate run finished".to_owned()
+        } else {
+            format!("{} candidate run(s) failed: {}", failed.len(), failed.join("; "))
+        },
+    ));
+
     // validation isolation.
     out.push(isolation(track, plan));
 

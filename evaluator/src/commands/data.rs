@@ -34,7 +34,8 @@ pub enum DataCmd {
     Inspect(InspectArgs),
 }
 
-/// `speedcert data synth` (TODO(lead): fields and `synth` below are the lead's).
+/// `speedcert data synth`: the synthetic corpus of a track as shards, for inspection or
+/// for training other tools on exactly the stream speedcert trains on.
 #[derive(clap::Args, Debug)]
 pub struct SynthArgs {
     /// Track whose synthetic language to write (name or path to a .toml).
@@ -43,6 +44,12 @@ pub struct SynthArgs {
     /// Output folder.
     #[arg(long)]
     pub out: PathBuf,
+    /// Training tokens to write [default: what the reference recipe consumes].
+    #[arg(long)]
+    pub train_tokens: Option<u64>,
+    /// Print the shards' summary as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -128,14 +135,37 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// TODO(lead): write the track's synthetic train and val streams with
-/// `speedcert_data::shard::write_shard`.
+/// Writes the track's training stream and public validation slice as shards (the
+/// held-out slice is drawn per run from a secret seed, so it is never written).
 fn synth(args: SynthArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!(
-        "speedcert data synth --track {} --out {}: not wired yet",
-        args.track,
-        args.out.display()
-    )
+    let track = Track::resolve(&args.track, &crate::track::default_track_dirs())?;
+    let DataSpec::Synthetic(s) = &track.spec.data else {
+        anyhow::bail!("{}: data.source is not \"synthetic\"", track.origin);
+    };
+    let spec = &track.spec;
+    let train_tokens = args
+        .train_tokens
+        .unwrap_or(spec.tokens_per_step() * spec.reference.steps as u64 + 1);
+    let val_tokens = spec.validation.tokens + 1;
+    let mut infos = Vec::new();
+    for (kind, seed, n) in [("val", s.val_seed, val_tokens), ("train", s.train_seed, train_tokens)] {
+        let mut stream = speedcert_data::synthetic::SyntheticStream::new(&s.language, seed)?;
+        let tokens = stream.take_tokens(usize::try_from(n)?);
+        let path = args.out.join(format!("{}_{kind}_000000.bin", spec.name));
+        infos.push(speedcert_data::shard::write_shard(&path, &tokens)?);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&infos)?);
+    } else {
+        for i in &infos {
+            println!("{}  {:>12} tokens  sha256 {}", i.path.display(), i.tokens, i.sha256);
+        }
+        println!(
+            "entropy floor {:.4} nats/token (the loss no model can beat)",
+            s.language.entropy_floor()
+        );
+    }
+    Ok(code(SUCCESS))
 }
 
 /// The shards of a shard track, as the fetch and verify functions take them.

@@ -3,7 +3,10 @@
 
 pub mod audit;
 pub mod certify;
+pub mod data;
+pub mod env;
 pub mod keygen;
+pub mod records;
 pub mod run;
 pub mod sign;
 pub mod verify;

@@ -95,7 +95,9 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
         env,
         official: pins.iter().all(|p| p.passed),
     };
-    let outcome = if args.events {
+    // GPU telemetry for the whole run (gpu.csv); header-only on CPU or without NVML.
+    let sampler = crate::telemetry::gpu::GpuSampler::for_device(device);
+    let mut outcome = if args.events {
         entry.run(&track, backend, &opts, &JsonLines)
     } else {
         let bar = Bar::new(args.json);
@@ -103,8 +105,10 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
         bar.finish();
         outcome
     };
+    let gpu = sampler.stop();
+    outcome.record.throttled = gpu.throttled();
     if let Some(dir) = &args.out {
-        crate::bundle::write_run(dir, &outcome, None)?;
+        crate::bundle::write_run(dir, &outcome, Some(&gpu.to_csv()))?;
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome.record)?);

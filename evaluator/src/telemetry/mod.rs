@@ -1,6 +1,8 @@
 //! Telemetry written beside each run: the step log (steps.csv) and GPU samples
 //! (gpu.csv; header only where no GPU is sampled).
 
+pub mod gpu;
+
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,107 @@
+//! Certification end to end on the CPU test track: a real improvement is a new record,
+//! the reference against itself is not, bundles verify, tampering is caught, and an
+//! interrupted certification resumes without repeating finished runs.
+
+mod common;
+use common::*;
+use std::path::Path;
+
+fn certify(submission: &str, key: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut c = speedcert();
+    c.args(["certify", "--track", &test_track(), "--submission", submission, "--runs", "3", "--key"])
+        .arg(key)
+        .arg("--out")
+        .arg(out)
+        .args(extra);
+    run(c)
+}
+
+fn verify(bundle: &Path, trust: &Path) -> std::process::Output {
+    let mut c = speedcert();
+    c.arg("verify").arg(bundle).arg("--trust").arg(trust);
+    run(c)
+}
+
+#[test]
+fn a_faster_submission_is_a_new_record_that_verifies_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, public) = keygen(dir.path());
+    let bundle = dir.path().join("fast");
+    let out = certify("reference-fast", &key, &bundle, &[]);
+    assert_eq!(out.status.code(), Some(0), "expected a new record");
+    let report = stdout(&out);
+    assert!(report.contains("Verdict: new record"), "{report}");
+    let s = json(&bundle.join("summary.json"));
+    assert_eq!(s["verdict"], "new record");
+    assert_eq!(s["comparison"], "same-machine");
+    assert!(s["time"]["p_value"].as_f64().unwrap() < 0.01);
+    assert!(s["loss"]["p_value"].as_f64().unwrap() < 0.01);
+    assert!(s["time"]["change_pct"].as_f64().unwrap() < 0.0);
+    assert_eq!(s["runs"]["candidate"], 3);
+    assert_eq!(s["runs"]["baseline"], 3);
+    // Interleaved A B A B, every seed its own.
+    let plan = json(&bundle.join("plan.json"));
+    let roles: Vec<&str> = plan["slots"].as_array().unwrap().iter().map(|s| s["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["candidate", "baseline", "candidate", "baseline", "candidate", "baseline"]);
+    let checks = s["checks"].as_array().unwrap();
+    for name in ["causality", "validation_isolation", "loss_floor", "heldout_validation", "independent_seeds", "token_accounting", "identity"] {
+        let c = checks.iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("no check {name}"));
+        assert_eq!(c["passed"], true, "{c}");
+    }
+
+    let ok = verify(&bundle, &public);
+    assert_eq!(ok.status.code(), Some(0));
+    assert!(stdout(&ok).contains("statistics"), "{}", stdout(&ok));
+
+    // Resume: forget one finished run and the signature; only that run is redone.
+    let kept = std::fs::read(bundle.join("runs/run-000/run.json")).unwrap();
+    std::fs::remove_file(bundle.join("runs/run-005/run.json")).unwrap();
+    std::fs::remove_file(bundle.join("summary.json")).unwrap();
+    std::fs::remove_file(bundle.join("attestation.dsse.json")).unwrap();
+    let resumed = certify("reference-fast", &key, &bundle, &["--resume"]);
+    assert!(stderr(&resumed).contains("5 of 6 runs already finished"), "{}", stderr(&resumed));
+    assert_eq!(std::fs::read(bundle.join("runs/run-000/run.json")).unwrap(), kept);
+    assert!(bundle.join("runs/run-005/run.json").is_file());
+    assert_eq!(verify(&bundle, &public).status.code(), Some(0));
+
+    // Editing a step log after signing is caught, naming the file.
+    let steps = bundle.join("runs/run-002/steps.csv");
+    let mut text = std::fs::read_to_string(&steps).unwrap();
+    text = text.replacen(',', ";", 1);
+    std::fs::write(&steps, text).unwrap();
+    let bad = verify(&bundle, &public);
+    assert_eq!(bad.status.code(), Some(3));
+    assert!(stdout(&bad).contains("runs/run-002/steps.csv"), "{}", stdout(&bad));
+}
+
+#[test]
+fn the_reference_against_itself_is_not_significant() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, _) = keygen(dir.path());
+    let bundle = dir.path().join("same");
+    let out = certify("reference", &key, &bundle, &[]);
+    assert_eq!(out.status.code(), Some(3));
+    let s = json(&bundle.join("summary.json"));
+    assert_eq!(s["verdict"], "not significant", "{s}");
+    assert!(s["time"]["p_value"].as_f64().unwrap() >= 0.01);
+}
+
+#[test]
+fn a_summary_edited_and_resigned_fails_the_statistics_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, public) = keygen(dir.path());
+    let bundle = dir.path().join("b");
+    certify("reference", &key, &bundle, &["--baseline-runs", "0"]);
+    // A certifier who lies: claims a new record and signs it with a trusted key.
+    let path = bundle.join("summary.json");
+    let mut s = json(&path);
+    s["verdict"] = "new record".into();
+    std::fs::write(&path, serde_json::to_vec_pretty(&s).unwrap()).unwrap();
+    std::fs::remove_file(bundle.join("attestation.dsse.json")).unwrap();
+    let mut c = speedcert();
+    c.arg("sign").arg(&bundle).arg("--key").arg(&key);
+    assert!(run(c).status.success());
+    let out = verify(&bundle, &public);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stdout(&out).contains("verdict"), "{}", stdout(&out));
+}

@@ -1,0 +1,75 @@
+//! Helpers shared by the end-to-end tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The real `speedcert` binary, built by cargo beside this test executable.
+pub fn speedcert() -> Command {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let bin = dir.join(format!("speedcert{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} is missing: build the workspace's binaries first (cargo nextest run --workspace does)",
+        bin.display()
+    );
+    let mut c = Command::new(bin);
+    c.current_dir(workspace());
+    c
+}
+
+/// `speedcert` plus the dishonest test submissions.
+pub fn adversarial() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_speedcert-adversarial"));
+    c.current_dir(workspace());
+    c
+}
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+}
+
+pub fn test_track() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tracks/test-tiny.toml")
+        .display()
+        .to_string()
+}
+
+pub fn run(mut cmd: Command) -> Output {
+    let out = cmd.output().expect("spawn");
+    eprintln!(
+        "--- {:?} exited {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        cmd,
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A fresh signing key in `dir`; returns (private, public).
+pub fn keygen(dir: &Path) -> (PathBuf, PathBuf) {
+    let key = dir.join("certifier.pem");
+    let mut c = speedcert();
+    c.arg("keygen").arg("--out").arg(&key);
+    let out = run(c);
+    assert!(out.status.success(), "keygen failed");
+    let public = dir.join("certifier.pub.pem");
+    assert!(public.is_file());
+    (key, public)
+}
+
+pub fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .unwrap()
+}
