@@ -1,8 +1,9 @@
 # The pinned CUDA software speedcert runs on, and how the binary finds it at run time.
 #
 # What burn 0.21 (cubecl-cuda 0.10, cudarc 0.19) loads, all through dlopen (nothing is linked):
-# - libcuda.so(.1), the driver: from the HOST, never from this closure. The binary's RUNPATH
-#   gets /run/opengl-driver/lib (autoAddDriverRunpath); elsewhere LD_LIBRARY_PATH (docs/nix.md).
+# - libcuda.so(.1), the driver, and libnvidia-ml.so.1 (NVML, read by `speedcert env` through
+#   nvml-wrapper): from the HOST, never from this closure. The binary's RUNPATH gets
+#   /run/opengl-driver/lib (autoAddDriverRunpath); elsewhere LD_LIBRARY_PATH (docs/nix.md).
 # - libnvrtc.so.<major>, the runtime compiler that turns cubecl kernels into PTX: pinned here,
 #   put on the binary's RUNPATH.
 # - libnccl.so: only for multi-GPU collectives (burn's all-reduce); pinned here when withNccl.
