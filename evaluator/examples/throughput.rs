@@ -233,7 +233,9 @@ fn time_reference<B: AutodiffBackend>(
     for step in 0..warmup + steps {
         sync::<B>(device);
         let t = Instant::now();
-        let report = sub.step(&mut data, step).expect("random tokens never run out");
+        let report = sub
+            .step(&mut data, step)
+            .expect("random tokens never run out");
         sync::<B>(device);
         if step >= warmup {
             times.push(t.elapsed().as_secs_f64() * 1e3);
@@ -435,7 +437,10 @@ fn main() -> anyhow::Result<()> {
                     row.batch,
                     row.tokens_per_s
                         .map(|t| format!("{t:.0} tokens/s"))
-                        .unwrap_or_else(|| format!("failed: {}", row.error.as_deref().unwrap_or("?")))
+                        .unwrap_or_else(|| format!(
+                            "failed: {}",
+                            row.error.as_deref().unwrap_or("?")
+                        ))
                 );
             }
             results.push(row);

@@ -30,7 +30,10 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
 
 /// Writes `bytes` to `path` through a synced temporary file in the same folder.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
@@ -68,7 +71,11 @@ pub fn run_dir(bundle: &Path, index: usize) -> PathBuf {
 }
 
 /// Writes a run's files; run.json goes last, so its presence marks a finished run.
-pub fn write_run(dir: &Path, outcome: &RunOutcome, gpu_csv: Option<&[u8]>) -> Result<(), BundleError> {
+pub fn write_run(
+    dir: &Path,
+    outcome: &RunOutcome,
+    gpu_csv: Option<&[u8]>,
+) -> Result<(), BundleError> {
     write_atomic(&dir.join("steps.csv"), &outcome.steps.to_csv())?;
     write_atomic(
         &dir.join("gpu.csv"),

@@ -9,7 +9,9 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum StreamError {
-    #[error("training token budget exhausted: {budget} tokens allowed, {requested} more requested after {served}")]
+    #[error(
+        "training token budget exhausted: {budget} tokens allowed, {requested} more requested after {served}"
+    )]
     BudgetExhausted {
         budget: u64,
         served: u64,
@@ -231,7 +233,8 @@ mod shards {
                             self.next + 1
                         )));
                     }
-                    let r = ShardReader::open(path).map_err(|e| StreamError::Source(e.to_string()))?;
+                    let r =
+                        ShardReader::open(path).map_err(|e| StreamError::Source(e.to_string()))?;
                     self.reader = Some((r, 0));
                     self.next += 1;
                 }
@@ -284,7 +287,15 @@ mod shards {
         seq_len: usize,
     ) -> Result<(EvalSet, Option<EvalSet>), String> {
         let public_n = v.tokens + 1;
-        let all = val_tokens(data, public_n + if v.heldout_tokens > 0 { v.heldout_tokens + 1 } else { 0 })?;
+        let all = val_tokens(
+            data,
+            public_n
+                + if v.heldout_tokens > 0 {
+                    v.heldout_tokens + 1
+                } else {
+                    0
+                },
+        )?;
         let public = EvalSet::from_tokens(all[..public_n as usize].to_vec(), seq_len, v.tokens);
         let heldout = (v.heldout_tokens > 0).then(|| {
             EvalSet::from_tokens(all[public_n as usize..].to_vec(), seq_len, v.heldout_tokens)

@@ -287,7 +287,13 @@ mod tests {
         let t = gpu_track();
         let s = &t.spec;
         assert_eq!(
-            (s.model.n_layer, s.model.d_model, s.model.n_head, s.model.vocab_size, s.model.seq_len),
+            (
+                s.model.n_layer,
+                s.model.d_model,
+                s.model.n_head,
+                s.model.vocab_size,
+                s.model.seq_len
+            ),
             (12, 768, 12, 50304, 1024)
         );
         match &s.data {
@@ -297,7 +303,11 @@ mod tests {
             other => panic!("expected synthetic data, got {other:?}"),
         }
         let floor = s.loss_floor().unwrap();
-        assert!(floor + 0.5 < s.target.val_loss, "floor {floor}, target {}", s.target.val_loss);
+        assert!(
+            floor + 0.5 < s.target.val_loss,
+            "floor {floor}, target {}",
+            s.target.val_loss
+        );
         assert_eq!(s.reference.precision, crate::track::Precision::Bf16);
         let h = &s.hardware;
         assert_eq!(h.device, DeviceKind::Cuda);
@@ -309,11 +319,21 @@ mod tests {
 
     #[test]
     fn a_recorded_h100_run_matches_the_h100_track() {
-        let checks = check_pins(&gpu_track().spec.hardware, &fixture("h100-580.json"), DeviceKind::Cuda);
+        let checks = check_pins(
+            &gpu_track().spec.hardware,
+            &fixture("h100-580.json"),
+            DeviceKind::Cuda,
+        );
         let names: Vec<_> = checks.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(
             names,
-            ["pin.device", "pin.gpu_model", "pin.driver", "pin.cuda", "pin.gpu_count"]
+            [
+                "pin.device",
+                "pin.gpu_model",
+                "pin.driver",
+                "pin.cuda",
+                "pin.gpu_count"
+            ]
         );
         assert!(failed(&checks).is_empty(), "{checks:?}");
     }
@@ -336,7 +356,10 @@ mod tests {
         let checks = check_pins(&gpu_track().spec.hardware, &env, DeviceKind::Cuda);
         assert_eq!(failed(&checks), ["pin.gpu_model", "pin.gpu_count"]);
         let model = checks.iter().find(|c| c.name == "pin.gpu_model").unwrap();
-        assert_eq!(model.detail, "track pins NVIDIA H100 80GB HBM3, found NVIDIA H200");
+        assert_eq!(
+            model.detail,
+            "track pins NVIDIA H100 80GB HBM3, found NVIDIA H200"
+        );
     }
 
     #[test]
@@ -354,10 +377,20 @@ mod tests {
 
     #[test]
     fn a_cpu_machine_fails_every_gpu_pin() {
-        let checks = check_pins(&gpu_track().spec.hardware, &fixture("cpu-only.json"), DeviceKind::Cpu);
+        let checks = check_pins(
+            &gpu_track().spec.hardware,
+            &fixture("cpu-only.json"),
+            DeviceKind::Cpu,
+        );
         assert_eq!(
             failed(&checks),
-            ["pin.device", "pin.gpu_model", "pin.driver", "pin.cuda", "pin.gpu_count"]
+            [
+                "pin.device",
+                "pin.gpu_model",
+                "pin.driver",
+                "pin.cuda",
+                "pin.gpu_count"
+            ]
         );
         let cuda = checks.iter().find(|c| c.name == "pin.cuda").unwrap();
         assert_eq!(cuda.detail, "track pins 13.0, found nothing");
@@ -366,16 +399,26 @@ mod tests {
     #[test]
     fn a_cpu_track_checks_only_the_device() {
         let track = Track::embedded_default();
-        let checks = check_pins(&track.spec.hardware, &fixture("h100-580.json"), DeviceKind::Cpu);
+        let checks = check_pins(
+            &track.spec.hardware,
+            &fixture("h100-580.json"),
+            DeviceKind::Cpu,
+        );
         assert_eq!(checks.len(), 1);
         assert!(checks[0].passed);
     }
 
     #[test]
     fn fixtures_round_trip_and_tolerate_unknown_fields() {
-        for name in ["h100-580.json", "h100-575-cuda12.json", "h200x2-580.json", "cpu-only.json"] {
+        for name in [
+            "h100-580.json",
+            "h100-575-cuda12.json",
+            "h200x2-580.json",
+            "cpu-only.json",
+        ] {
             let env = fixture(name);
-            let back: Environment = serde_json::from_value(serde_json::to_value(&env).unwrap()).unwrap();
+            let back: Environment =
+                serde_json::from_value(serde_json::to_value(&env).unwrap()).unwrap();
             assert_eq!(back, env, "{name}");
             assert_eq!(env.gpu.len() as u32, env.gpu_count, "{name}");
         }
@@ -384,8 +427,11 @@ mod tests {
     #[test]
     fn without_nvml_the_gpu_fields_stay_empty() {
         let mut env = Environment::default();
-        let err = gpu::fill_from(&mut env, "/nonexistent/speedcert-test/libnvidia-ml.so.1".as_ref())
-            .unwrap_err();
+        let err = gpu::fill_from(
+            &mut env,
+            "/nonexistent/speedcert-test/libnvidia-ml.so.1".as_ref(),
+        )
+        .unwrap_err();
         assert!(err.contains("NVML could not be loaded"), "{err}");
         assert_eq!(env, Environment::default());
         assert_eq!(
@@ -413,12 +459,23 @@ mod tests {
         assert_eq!(env.gpu.len() as u32, env.gpu_count);
         for g in &env.gpu {
             assert!(g.name.starts_with("NVIDIA"), "{g:?}");
-            assert!(g.uuid.as_deref().is_some_and(|u| u.starts_with("GPU-")), "{g:?}");
+            assert!(
+                g.uuid.as_deref().is_some_and(|u| u.starts_with("GPU-")),
+                "{g:?}"
+            );
             assert!(g.memory_mib.is_some_and(|m| m > 1024), "{g:?}");
         }
         assert!(env.driver_version.is_some(), "{env:?}");
-        assert!(env.cuda_driver_version.as_deref().is_some_and(|v| v.contains('.')), "{env:?}");
-        assert!(env.nvrtc_version.is_some(), "no libnvrtc.so* found: burn's CUDA backend needs it");
+        assert!(
+            env.cuda_driver_version
+                .as_deref()
+                .is_some_and(|v| v.contains('.')),
+            "{env:?}"
+        );
+        assert!(
+            env.nvrtc_version.is_some(),
+            "no libnvrtc.so* found: burn's CUDA backend needs it"
+        );
     }
 
     #[test]
@@ -430,17 +487,25 @@ mod tests {
         let device = burn::backend::cuda::CudaDevice::new(0);
         let (b, t, v) = (4, 64, 50304);
         let logits = Tensor::<F, 3>::random([b, t, v], Distribution::Normal(0.0, 3.0), &device);
-        let targets = Tensor::<F, 2, Int>::random([b, t], Distribution::Uniform(0.0, v as f64), &device);
+        let targets =
+            Tensor::<F, 2, Int>::random([b, t], Distribution::Uniform(0.0, v as f64), &device);
         // The same bf16-rounded logits on both backends.
         let rounded = logits.into_data().convert::<bf16>();
         let logits_bf = Tensor::<Bf, 3>::from_data(rounded.clone(), &device);
         let logits_f = Tensor::<F, 3>::from_data(rounded.convert::<f32>(), &device);
         let targets_bf = Tensor::<Bf, 2, Int>::from_data(targets.to_data(), &device);
-        let want = crate::model::cross_entropy(logits_f, targets).into_data().iter::<f64>().next().unwrap();
+        let want = crate::model::cross_entropy(logits_f, targets)
+            .into_data()
+            .iter::<f64>()
+            .next()
+            .unwrap();
         let got = crate::model::cross_entropy(logits_bf, targets_bf);
         assert_eq!(got.dtype(), DType::F32);
         let got = got.into_data().iter::<f64>().next().unwrap();
-        assert!((got - want).abs() < 1e-4 * want.abs(), "bf16 backend {got}, f32 backend {want}");
+        assert!(
+            (got - want).abs() < 1e-4 * want.abs(),
+            "bf16 backend {got}, f32 backend {want}"
+        );
     }
 
     #[test]

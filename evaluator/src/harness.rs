@@ -107,10 +107,23 @@ pub struct RunOutcome {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum RunEvent {
-    Started { planned_steps: Option<usize> },
-    Step { step: usize, train_loss: Option<f64>, train_time_ms: f64 },
-    Validation { step: usize, val_loss: f64, train_time_ms: f64 },
-    Finished { status: RunStatus, failure: Option<String> },
+    Started {
+        planned_steps: Option<usize>,
+    },
+    Step {
+        step: usize,
+        train_loss: Option<f64>,
+        train_time_ms: f64,
+    },
+    Validation {
+        step: usize,
+        val_loss: f64,
+        train_time_ms: f64,
+    },
+    Finished {
+        status: RunStatus,
+        failure: Option<String>,
+    },
 }
 
 pub trait RunObserver {
@@ -170,7 +183,10 @@ fn sync<B: Backend>(device: &B::Device) -> Result<(), String> {
 }
 
 /// The validation slices of a track for this run: (public, held-out).
-pub fn eval_sets(track: &Track, heldout_seed: Option<u64>) -> Result<(EvalSet, Option<EvalSet>), String> {
+pub fn eval_sets(
+    track: &Track,
+    heldout_seed: Option<u64>,
+) -> Result<(EvalSet, Option<EvalSet>), String> {
     let spec = &track.spec;
     let seq = spec.model.seq_len;
     let v = &spec.validation;
@@ -250,10 +266,7 @@ pub fn run<B: AutodiffBackend, S: Submission<B>>(
         status: record.status,
         failure: record.failure.clone(),
     });
-    RunOutcome {
-        record,
-        steps: log,
-    }
+    RunOutcome { record, steps: log }
 }
 
 fn run_inner<B: AutodiffBackend, S: Submission<B>>(
@@ -296,7 +309,9 @@ fn run_inner<B: AutodiffBackend, S: Submission<B>>(
             // The clock is paused: validation is the referee's time, not the submission's.
             sync::<B>(device)?;
             let t = Instant::now();
-            let loss = guarded("validation", || evaluate::<B, S>(&sub, &val_set, val_batch, device))?;
+            let loss = guarded("validation", || {
+                evaluate::<B, S>(&sub, &val_set, val_batch, device)
+            })?;
             val_ms += t.elapsed().as_secs_f64() * 1e3;
             if !loss.is_finite() {
                 return Err(format!("validation loss is {loss} after step {step}"));

@@ -82,8 +82,7 @@ impl GptConfig {
     /// Training FLOPs per token: 6 N for the matmuls plus 6 L T d for attention
     /// (forward 2 for QKᵀ and 2 for AV over the causal half, times 3 for backward).
     pub fn train_flops_per_token(&self) -> f64 {
-        6.0 * self.num_params() as f64
-            + 6.0 * (self.n_layer * self.seq_len * self.d_model) as f64
+        6.0 * self.num_params() as f64 + 6.0 * (self.n_layer * self.seq_len * self.d_model) as f64
     }
 }
 
@@ -227,7 +226,10 @@ mod tests {
         // Zero-initialised heads would make every logit equal; perturb them for the test.
         let device = Default::default();
         let mut m = model;
-        m.head.weight = m.head.weight.map(|w| w.random_like(burn::tensor::Distribution::Normal(0.0, 0.5)));
+        m.head.weight = m
+            .head
+            .weight
+            .map(|w| w.random_like(burn::tensor::Distribution::Normal(0.0, 0.5)));
         for blk in &mut m.blocks {
             blk.attn_out.weight = blk
                 .attn_out
@@ -243,7 +245,10 @@ mod tests {
     fn initial_loss_is_ln_vocab() {
         let device = Default::default();
         let model = tiny().init::<B>(&device);
-        let x = Tensor::<B, 2, Int>::from_data(TensorData::new((0..24).map(|i| i % 32).collect::<Vec<i64>>(), [2, 12]), &device);
+        let x = Tensor::<B, 2, Int>::from_data(
+            TensorData::new((0..24).map(|i| i % 32).collect::<Vec<i64>>(), [2, 12]),
+            &device,
+        );
         let loss: f32 = model.loss(x.clone(), x).into_scalar();
         assert!((loss - (32f32).ln()).abs() < 1e-4, "{loss}");
     }
@@ -257,12 +262,21 @@ mod tests {
         for t in [0usize, 5, 11] {
             let mut perturbed = base.clone();
             perturbed[t] = (perturbed[t] + 1) % 32;
-            let a = model.forward(Tensor::from_data(TensorData::new(base.clone(), [1, 12]), &device));
-            let b = model.forward(Tensor::from_data(TensorData::new(perturbed, [1, 12]), &device));
+            let a = model.forward(Tensor::from_data(
+                TensorData::new(base.clone(), [1, 12]),
+                &device,
+            ));
+            let b = model.forward(Tensor::from_data(
+                TensorData::new(perturbed, [1, 12]),
+                &device,
+            ));
             let diff: Vec<f32> = (a - b).abs().max_dim(2).into_data().to_vec().unwrap();
             for (pos, d) in diff.iter().enumerate() {
                 if pos < t {
-                    assert!(*d < 1e-5, "logit at {pos} moved by {d} when token {t} changed");
+                    assert!(
+                        *d < 1e-5,
+                        "logit at {pos} moved by {d} when token {t} changed"
+                    );
                 } else if pos == t {
                     assert!(*d > 1e-4, "logit at {pos} did not react to its own token");
                 }

@@ -55,8 +55,11 @@ impl Track {
     }
 
     pub fn embedded_default() -> Self {
-        Self::parse(EMBEDDED_DEFAULT, Path::new("<embedded synthetic-tiny.toml>"))
-            .expect("the embedded default track is valid (checked by tests)")
+        Self::parse(
+            EMBEDDED_DEFAULT,
+            Path::new("<embedded synthetic-tiny.toml>"),
+        )
+        .expect("the embedded default track is valid (checked by tests)")
     }
 
     /// Parses and validates a track's TOML text; `path` only names it in errors.
@@ -500,7 +503,10 @@ mod tests {
         let t = Track::embedded_default();
         assert_eq!(t.spec.name, EMBEDDED_DEFAULT_NAME);
         let floor = t.spec.loss_floor().unwrap();
-        assert!(t.spec.target.val_loss > floor + 0.1, "target too close to floor");
+        assert!(
+            t.spec.target.val_loss > floor + 0.1,
+            "target too close to floor"
+        );
     }
 
     #[test]
@@ -516,14 +522,18 @@ mod tests {
     #[test]
     fn unknown_field_is_rejected() {
         let text = format!("{EMBEDDED_DEFAULT}\n[extra]\nx = 1\n");
-        let e = Track::parse(&text, Path::new("t.toml")).unwrap_err().to_string();
+        let e = Track::parse(&text, Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("extra"), "{e}");
     }
 
     #[test]
     fn semantic_errors_name_the_field() {
         let text = EMBEDDED_DEFAULT.replace("n_head = 2", "n_head = 3");
-        let e = Track::parse(&text, Path::new("t.toml")).unwrap_err().to_string();
+        let e = Track::parse(&text, Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("model.d_model"), "{e}");
     }
 

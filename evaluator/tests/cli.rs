@@ -17,7 +17,9 @@ fn help_lists_the_commands() {
     let out = speedcert().arg("--help").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for cmd in ["run", "certify", "verify", "keygen", "sign", "records", "data", "audit"] {
+    for cmd in [
+        "run", "certify", "verify", "keygen", "sign", "records", "data", "audit",
+    ] {
         assert!(text.contains(cmd), "help lacks {cmd}:\n{text}");
     }
 }

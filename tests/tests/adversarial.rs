@@ -7,12 +7,27 @@ fn certify_alone(submission: &str, dir: &std::path::Path) -> serde_json::Value {
     let (key, _) = keygen(dir);
     let bundle = dir.join(submission);
     let mut c = adversarial();
-    c.args(["certify", "--track", &test_track(), "--submission", submission, "--runs", "3", "--baseline-runs", "0", "--key"])
-        .arg(&key)
-        .arg("--out")
-        .arg(&bundle);
+    c.args([
+        "certify",
+        "--track",
+        &test_track(),
+        "--submission",
+        submission,
+        "--runs",
+        "3",
+        "--baseline-runs",
+        "0",
+        "--key",
+    ])
+    .arg(&key)
+    .arg("--out")
+    .arg(&bundle);
     let out = run(c);
-    assert_eq!(out.status.code(), Some(3), "a dishonest submission is never a record");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "a dishonest submission is never a record"
+    );
     json(&bundle.join("summary.json"))
 }
 
@@ -21,15 +36,35 @@ fn looking_at_future_tokens_fails_the_causality_check() {
     let dir = tempfile::tempdir().unwrap();
     let s = certify_alone("peeks-future", dir.path());
     assert_eq!(s["verdict"], "check failed", "{s}");
-    let c = s["checks"].as_array().unwrap().iter().find(|c| c["name"] == "causality").unwrap();
+    let c = s["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "causality")
+        .unwrap();
     assert_eq!(c["passed"], false);
-    assert!(c["detail"].as_str().unwrap().contains("moved earlier logits"), "{c}");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("moved earlier logits"),
+        "{c}"
+    );
 }
 
 #[test]
 fn a_made_up_train_loss_is_ignored() {
     let mut c = adversarial();
-    c.args(["run", "--track", &test_track(), "--submission", "fake-loss", "--seed", "5", "--json"]);
+    c.args([
+        "run",
+        "--track",
+        &test_track(),
+        "--submission",
+        "fake-loss",
+        "--seed",
+        "5",
+        "--json",
+    ]);
     let out = run(c);
     let r: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     // It claimed 0.0 at every step; the harness's own validation loss is a real one.
@@ -45,18 +80,37 @@ fn a_panic_in_run_2_fails_that_run_and_keeps_the_others() {
     assert_eq!(s["runs"]["candidate_failed"], 1);
     let failures = s["runs"]["failures"].as_array().unwrap();
     assert_eq!(failures.len(), 1);
-    assert!(failures[0].as_str().unwrap().contains("run-001") && failures[0].as_str().unwrap().contains("deliberate panic"), "{failures:?}");
+    assert!(
+        failures[0].as_str().unwrap().contains("run-001")
+            && failures[0].as_str().unwrap().contains("deliberate panic"),
+        "{failures:?}"
+    );
     assert_eq!(s["loss"]["n"], 2, "the two good runs are kept");
     let bundle = dir.path().join("panics-in-run-2");
     assert_eq!(json(&bundle.join("runs/run-000/run.json"))["status"], "ok");
-    assert_eq!(json(&bundle.join("runs/run-001/run.json"))["status"], "failed");
-    assert!(s["verdict_detail"].as_str().unwrap().contains("run-001"), "{s}");
+    assert_eq!(
+        json(&bundle.join("runs/run-001/run.json"))["status"],
+        "failed"
+    );
+    assert!(
+        s["verdict_detail"].as_str().unwrap().contains("run-001"),
+        "{s}"
+    );
 }
 
 #[test]
 fn a_nan_loss_ends_the_run_as_failed() {
     let mut c = adversarial();
-    c.args(["run", "--track", &test_track(), "--submission", "emits-nan", "--seed", "5", "--json"]);
+    c.args([
+        "run",
+        "--track",
+        &test_track(),
+        "--submission",
+        "emits-nan",
+        "--seed",
+        "5",
+        "--json",
+    ]);
     let out = run(c);
     assert_eq!(out.status.code(), Some(3));
     let r: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();

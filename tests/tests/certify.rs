@@ -8,11 +8,20 @@ use std::path::Path;
 
 fn certify(submission: &str, key: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
     let mut c = speedcert();
-    c.args(["certify", "--track", &test_track(), "--submission", submission, "--runs", "3", "--key"])
-        .arg(key)
-        .arg("--out")
-        .arg(out)
-        .args(extra);
+    c.args([
+        "certify",
+        "--track",
+        &test_track(),
+        "--submission",
+        submission,
+        "--runs",
+        "3",
+        "--key",
+    ])
+    .arg(key)
+    .arg("--out")
+    .arg(out)
+    .args(extra);
     run(c)
 }
 
@@ -41,11 +50,37 @@ fn a_faster_submission_is_a_new_record_that_verifies_and_resumes() {
     assert_eq!(s["runs"]["baseline"], 3);
     // Interleaved A B A B, every seed its own.
     let plan = json(&bundle.join("plan.json"));
-    let roles: Vec<&str> = plan["slots"].as_array().unwrap().iter().map(|s| s["role"].as_str().unwrap()).collect();
-    assert_eq!(roles, ["candidate", "baseline", "candidate", "baseline", "candidate", "baseline"]);
+    let roles: Vec<&str> = plan["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            "candidate",
+            "baseline",
+            "candidate",
+            "baseline",
+            "candidate",
+            "baseline"
+        ]
+    );
     let checks = s["checks"].as_array().unwrap();
-    for name in ["causality", "validation_isolation", "loss_floor", "heldout_validation", "independent_seeds", "token_accounting", "identity"] {
-        let c = checks.iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("no check {name}"));
+    for name in [
+        "causality",
+        "validation_isolation",
+        "loss_floor",
+        "heldout_validation",
+        "independent_seeds",
+        "token_accounting",
+        "identity",
+    ] {
+        let c = checks
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no check {name}"));
         assert_eq!(c["passed"], true, "{c}");
     }
 
@@ -59,8 +94,15 @@ fn a_faster_submission_is_a_new_record_that_verifies_and_resumes() {
     std::fs::remove_file(bundle.join("summary.json")).unwrap();
     std::fs::remove_file(bundle.join("attestation.dsse.json")).unwrap();
     let resumed = certify("reference-fast", &key, &bundle, &["--resume"]);
-    assert!(stderr(&resumed).contains("5 of 6 runs already finished"), "{}", stderr(&resumed));
-    assert_eq!(std::fs::read(bundle.join("runs/run-000/run.json")).unwrap(), kept);
+    assert!(
+        stderr(&resumed).contains("5 of 6 runs already finished"),
+        "{}",
+        stderr(&resumed)
+    );
+    assert_eq!(
+        std::fs::read(bundle.join("runs/run-000/run.json")).unwrap(),
+        kept
+    );
     assert!(bundle.join("runs/run-005/run.json").is_file());
     assert_eq!(verify(&bundle, &public).status.code(), Some(0));
 
@@ -71,7 +113,11 @@ fn a_faster_submission_is_a_new_record_that_verifies_and_resumes() {
     std::fs::write(&steps, text).unwrap();
     let bad = verify(&bundle, &public);
     assert_eq!(bad.status.code(), Some(3));
-    assert!(stdout(&bad).contains("runs/run-002/steps.csv"), "{}", stdout(&bad));
+    assert!(
+        stdout(&bad).contains("runs/run-002/steps.csv"),
+        "{}",
+        stdout(&bad)
+    );
 }
 
 #[test]

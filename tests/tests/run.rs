@@ -7,8 +7,16 @@ use common::*;
 fn run_reaches_the_target_of_the_test_track() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = speedcert();
-    c.args(["run", "--track", &test_track(), "--seed", "7", "--json", "--out"])
-        .arg(dir.path());
+    c.args([
+        "run",
+        "--track",
+        &test_track(),
+        "--seed",
+        "7",
+        "--json",
+        "--out",
+    ])
+    .arg(dir.path());
     let out = run(c);
     assert_eq!(out.status.code(), Some(0));
     let r: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
@@ -17,7 +25,10 @@ fn run_reaches_the_target_of_the_test_track() {
     assert_eq!(r["reached_target"], true);
     let loss = r["final_val_loss"].as_f64().unwrap();
     let floor = r["loss_floor"].as_f64().unwrap();
-    assert!(loss < r["target_val_loss"].as_f64().unwrap() && loss > floor, "{loss}");
+    assert!(
+        loss < r["target_val_loss"].as_f64().unwrap() && loss > floor,
+        "{loss}"
+    );
     assert_eq!(r["train_tokens"], 40 * 16 * 32);
     assert_eq!(r["causality"]["passed"], true);
     // The files of a run: run.json equal to what was printed, a step per row.
@@ -32,7 +43,8 @@ fn run_reaches_the_target_of_the_test_track() {
 fn validation_loss_falls_during_training() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = speedcert();
-    c.args(["run", "--track", &test_track(), "--seed", "3", "--out"]).arg(dir.path());
+    c.args(["run", "--track", &test_track(), "--seed", "3", "--out"])
+        .arg(dir.path());
     assert!(run(c).status.success());
     let mut r = csv::Reader::from_path(dir.path().join("steps.csv")).unwrap();
     let vals: Vec<f64> = r
@@ -50,21 +62,29 @@ fn one_line_summary_names_time_loss_and_floor() {
     let out = run(c);
     assert!(out.status.success());
     let line = stdout(&out);
-    assert!(line.contains("reached target") && line.contains("floor 1.17"), "{line}");
+    assert!(
+        line.contains("reached target") && line.contains("floor 1.17"),
+        "{line}"
+    );
 }
 
 #[test]
 fn a_malformed_track_is_named_with_its_field() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");
-    let text = std::fs::read_to_string(test_track()).unwrap().replace("val_loss = 2.85", "val_loss = \"2.85\"");
+    let text = std::fs::read_to_string(test_track())
+        .unwrap()
+        .replace("val_loss = 2.85", "val_loss = \"2.85\"");
     std::fs::write(&bad, text).unwrap();
     let mut c = speedcert();
     c.args(["run", "--track"]).arg(&bad);
     let out = run(c);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("bad.toml") && err.contains("val_loss"), "{err}");
+    assert!(
+        err.contains("bad.toml") && err.contains("val_loss"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -80,8 +100,16 @@ fn an_unknown_submission_lists_the_known_ones() {
 fn data_synth_writes_shards_that_inspect_reads() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = speedcert();
-    c.args(["data", "synth", "--track", &test_track(), "--train-tokens", "5000", "--out"])
-        .arg(dir.path());
+    c.args([
+        "data",
+        "synth",
+        "--track",
+        &test_track(),
+        "--train-tokens",
+        "5000",
+        "--out",
+    ])
+    .arg(dir.path());
     assert!(run(c).status.success());
     let shard = dir.path().join("test-tiny_train_000000.bin");
     let mut c = speedcert();

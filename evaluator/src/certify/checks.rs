@@ -83,7 +83,11 @@ pub fn all(
         if failed.is_empty() {
             "every candidate run finished".to_owned()
         } else {
-            format!("{} candidate run(s) failed: {}", failed.len(), failed.join("; "))
+            format!(
+                "{} candidate run(s) failed: {}",
+                failed.len(),
+                failed.join("; ")
+            )
         },
     ));
 
@@ -115,7 +119,12 @@ pub fn all(
     }
 
     // held-out validation.
-    out.push(heldout(cand_ok, loss, threshold, heldout_gap_tolerance(track)));
+    out.push(heldout(
+        cand_ok,
+        loss,
+        threshold,
+        heldout_gap_tolerance(track),
+    ));
 
     // independent seeds.
     let mut seen = HashSet::new();
@@ -124,9 +133,11 @@ pub fn all(
         .filter(|r| !seen.insert(r.seed))
         .map(|r| r.seed)
         .collect();
-    let planned_ok = runs
-        .iter()
-        .all(|r| plan.slots.iter().any(|s| s.index == r.run_index && s.seed == r.seed));
+    let planned_ok = runs.iter().all(|r| {
+        plan.slots
+            .iter()
+            .any(|s| s.index == r.run_index && s.seed == r.seed)
+    });
     out.push(CheckResult::new(
         "independent_seeds",
         repeats.is_empty() && planned_ok,
@@ -135,12 +146,17 @@ pub fn all(
         } else if !planned_ok {
             "a run's seed differs from the one planned for it".to_owned()
         } else {
-            format!("{} runs, {} distinct seeds, as planned", runs.len(), seen.len())
+            format!(
+                "{} runs, {} distinct seeds, as planned",
+                runs.len(),
+                seen.len()
+            )
         },
     ));
 
     // timing ownership: init gets no data handle, by construction of the API.
-    let init_ms: f64 = cand_ok.iter().map(|r| r.init_time_ms).sum::<f64>() / cand_ok.len().max(1) as f64;
+    let init_ms: f64 =
+        cand_ok.iter().map(|r| r.init_time_ms).sum::<f64>() / cand_ok.len().max(1) as f64;
     out.push(CheckResult::new(
         "timing_ownership",
         true,
@@ -195,7 +211,8 @@ fn isolation(track: &Track, plan: &Plan) -> CheckResult {
         }
         DataSpec::Shards(d) => {
             let names: HashSet<&str> = d.train.iter().map(|s| s.name.as_str()).collect();
-            let digests: HashSet<&str> = d.train.iter().filter_map(|s| s.sha256.as_deref()).collect();
+            let digests: HashSet<&str> =
+                d.train.iter().filter_map(|s| s.sha256.as_deref()).collect();
             let shared: Vec<&str> = d
                 .val
                 .iter()
@@ -211,7 +228,10 @@ fn isolation(track: &Track, plan: &Plan) -> CheckResult {
                 if shared.is_empty() {
                     "validation shards share no name or digest with training shards; submissions get no handle on them".to_owned()
                 } else {
-                    format!("validation shards also listed for training: {}", shared.join(", "))
+                    format!(
+                        "validation shards also listed for training: {}",
+                        shared.join(", ")
+                    )
                 },
             )
         }
@@ -244,7 +264,8 @@ fn heldout(
         !overfit,
         format!(
             "held-out minus public loss {gap:+.4} (tolerance {tolerance:.3}){}",
-            p.map(|p| format!(", p = {}", super::report::fmt_p(p))).unwrap_or_default()
+            p.map(|p| format!(", p = {}", super::report::fmt_p(p)))
+                .unwrap_or_default()
         ),
     )
 }
@@ -283,5 +304,6 @@ fn identity(plan: &Plan, env: &Environment, runs: &[RunRecord]) -> CheckResult {
 }
 
 fn short(h: Option<&str>) -> String {
-    h.map(|h| h.chars().take(12).collect()).unwrap_or_else(|| "unknown".into())
+    h.map(|h| h.chars().take(12).collect())
+        .unwrap_or_else(|| "unknown".into())
 }

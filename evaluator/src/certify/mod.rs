@@ -260,13 +260,16 @@ fn child_exit_reason(status: &std::process::ExitStatus) -> String {
             return format!("child process killed by signal {sig}{hint}; see stderr.log");
         }
     }
-    format!(
-        "child process exited with {status} without writing run.json; see stderr.log"
-    )
+    format!("child process exited with {status} without writing run.json; see stderr.log")
 }
 
 /// A run.json for a run whose process died before writing one.
-fn failed_record(dir: &Path, plan: &Plan, slot: &Slot, reason: String) -> Result<RunRecord, CertifyError> {
+fn failed_record(
+    dir: &Path,
+    plan: &Plan,
+    slot: &Slot,
+    reason: String,
+) -> Result<RunRecord, CertifyError> {
     let track = Track::load(&dir.join("track.toml")).map_err(|e| CertifyError::Record {
         path: dir.join("track.toml"),
         message: e.to_string(),
@@ -339,12 +342,13 @@ pub fn stored_baseline(
         .filter(|r| r.role == Role::Candidate && r.status == RunStatus::Ok)
         .map(|r| r.train_time_ms)
         .collect();
-    let env_bytes = std::fs::read(record.join(speedcert_attest::ENVELOPE_FILE)).map_err(|source| {
-        BundleError::Io {
-            path: record.join(speedcert_attest::ENVELOPE_FILE),
-            source,
-        }
-    })?;
+    let env_bytes =
+        std::fs::read(record.join(speedcert_attest::ENVELOPE_FILE)).map_err(|source| {
+            BundleError::Io {
+                path: record.join(speedcert_attest::ENVELOPE_FILE),
+                source,
+            }
+        })?;
     use sha2::Digest;
     Ok(StoredBaseline {
         bundle: record.display().to_string(),

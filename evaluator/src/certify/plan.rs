@@ -56,7 +56,12 @@ pub struct Plan {
 }
 
 /// Draws a fresh seed per slot from the OS generator, all distinct.
-pub fn interleave(candidate: &str, runs: usize, baseline: Option<&str>, baseline_runs: usize) -> Vec<Slot> {
+pub fn interleave(
+    candidate: &str,
+    runs: usize,
+    baseline: Option<&str>,
+    baseline_runs: usize,
+) -> Vec<Slot> {
     let mut used = std::collections::HashSet::new();
     let mut fresh = || loop {
         let s: u64 = rand::random();

@@ -46,7 +46,9 @@ fn p_vs(p: Option<f64>, threshold: f64) -> String {
 pub fn render(s: &Summary) -> String {
     let mut out = String::new();
     let against = match (&s.comparison, &s.baseline_submission) {
-        (Comparison::SameMachine, Some(b)) => format!(" vs {b} (rerun on this machine, interleaved)"),
+        (Comparison::SameMachine, Some(b)) => {
+            format!(" vs {b} (rerun on this machine, interleaved)")
+        }
         (Comparison::StoredRecord, Some(b)) => format!(" vs {b} (stored record times)"),
         _ => " (no baseline)".to_owned(),
     };
@@ -82,13 +84,18 @@ pub fn render(s: &Summary) -> String {
             "  {:<10} {:>10.4} ± {:>9}   target {:.4}{floor}   ({})   n = {}",
             "val loss",
             l.mean,
-            l.sd.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into()),
+            l.sd.map(|v| format!("{v:.4}"))
+                .unwrap_or_else(|| "-".into()),
             s.target_val_loss,
             p_vs(l.p_value, s.threshold),
             l.n
         );
         if let (Some(h), Some(gap)) = (l.heldout_mean, l.heldout_gap) {
-            let _ = writeln!(out, "  {:<10} {h:>10.4}   gap to public {gap:+.4}", "held-out");
+            let _ = writeln!(
+                out,
+                "  {:<10} {h:>10.4}   gap to public {gap:+.4}",
+                "held-out"
+            );
         }
     }
     let r = &s.runs;

@@ -311,7 +311,11 @@ fn fill_comparison(t: &mut TimeStats, c: &Comparison) {
     t.p_value = Some(c.welch_less.p);
     t.change_pct = c.percent_change;
     t.ci95_diff_ms = Some([c.bootstrap.difference.lower, c.bootstrap.difference.upper]);
-    t.ci95_change_pct = c.bootstrap.percent_change.as_ref().map(|ci| [ci.lower, ci.upper]);
+    t.ci95_change_pct = c
+        .bootstrap
+        .percent_change
+        .as_ref()
+        .map(|ci| [ci.lower, ci.upper]);
     t.effect_size = Some(c.effect.hedges_g);
     t.mann_whitney_p = Some(c.mann_whitney_less.p);
 }
@@ -323,8 +327,8 @@ fn loss_stats(cand_ok: &[&RunRecord], losses: &[f64], target: f64) -> Option<Los
         .iter()
         .filter_map(|r| Some((r.final_val_loss?, r.heldout_val_loss?)))
         .collect();
-    let heldout_mean = (!pairs.is_empty())
-        .then(|| pairs.iter().map(|p| p.1).sum::<f64>() / pairs.len() as f64);
+    let heldout_mean =
+        (!pairs.is_empty()).then(|| pairs.iter().map(|p| p.1).sum::<f64>() / pairs.len() as f64);
     let heldout_gap = (!pairs.is_empty())
         .then(|| pairs.iter().map(|(p, h)| h - p).sum::<f64>() / pairs.len() as f64);
     Some(LossStats {
@@ -402,7 +406,10 @@ fn decide(
         Some(p) => {
             return (
                 Verdict::NotSignificant,
-                format!("time difference not significant (p = {} >= {threshold})", fmt_p(p)),
+                format!(
+                    "time difference not significant (p = {} >= {threshold})",
+                    fmt_p(p)
+                ),
             );
         }
         None => {

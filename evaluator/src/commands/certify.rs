@@ -91,7 +91,12 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
         }
         plan
     } else {
-        if out.exists() && out.read_dir().map(|mut d| d.next().is_some()).unwrap_or(true) {
+        if out.exists()
+            && out
+                .read_dir()
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(true)
+        {
             bail!(
                 "{}: already exists and is not empty; pass --resume to continue it, or choose a new --out",
                 out.display()
@@ -103,13 +108,18 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
         if runs < 2 {
             bail!("--runs must be at least 2 (a t-test needs two runs), got {runs}");
         }
-        let trust_path = args.trust.clone().unwrap_or_else(|| PathBuf::from("records/keys"));
+        let trust_path = args
+            .trust
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("records/keys"));
         let (baseline, stored) = match &args.against {
             Some(record) => {
                 let b = certify::record_submission(record)?;
                 let stored = if args.baseline_runs == Some(0) {
-                    let trust = speedcert_attest::TrustStore::load(&trust_path)
-                        .with_context(|| format!("loading trusted keys from {}", trust_path.display()))?;
+                    let trust =
+                        speedcert_attest::TrustStore::load(&trust_path).with_context(|| {
+                            format!("loading trusted keys from {}", trust_path.display())
+                        })?;
                     Some(certify::stored_baseline(record, &trust)?)
                 } else {
                     None
@@ -134,7 +144,11 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
     let pending = certify::pending(&out, &plan);
     let skipped = plan.slots.len() - pending.len();
     if skipped > 0 {
-        eprintln!("resuming {}: {skipped} of {} runs already finished", out.display(), plan.slots.len());
+        eprintln!(
+            "resuming {}: {skipped} of {} runs already finished",
+            out.display(),
+            plan.slots.len()
+        );
     }
     let timeout = Duration::from_secs(track.spec.certification.run_timeout_s);
     let progress = Progress::new(plan.slots.len(), skipped, args.json);
@@ -145,13 +159,21 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
     finish(&out, &signers, args.json)
 }
 
-fn finish(bundle: &Path, signers: &[speedcert_attest::Signer], json: bool) -> anyhow::Result<ExitCode> {
+fn finish(
+    bundle: &Path,
+    signers: &[speedcert_attest::Signer],
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let summary = certify::collect(bundle, signers)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         print!("{}", report::render(&summary));
-        println!("bundle: {} (signed by {} key(s))", bundle.display(), signers.len());
+        println!(
+            "bundle: {} (signed by {} key(s))",
+            bundle.display(),
+            signers.len()
+        );
     }
     Ok(code(if summary.verdict == Verdict::NewRecord {
         exit::SUCCESS
@@ -175,13 +197,16 @@ impl Progress {
         }
         let total = multi.add(ProgressBar::new(slots as u64));
         total.set_style(
-            ProgressStyle::with_template("runs {pos}/{len} {bar:30} elapsed {elapsed} · left ~{eta}")
-                .expect("valid template"),
+            ProgressStyle::with_template(
+                "runs {pos}/{len} {bar:30} elapsed {elapsed} · left ~{eta}",
+            )
+            .expect("valid template"),
         );
         total.set_position(done as u64);
         let current = multi.add(ProgressBar::new(0));
         current.set_style(
-            ProgressStyle::with_template("  {prefix} step {pos}/{len} {msg}").expect("valid template"),
+            ProgressStyle::with_template("  {prefix} step {pos}/{len} {msg}")
+                .expect("valid template"),
         );
         Self {
             multi,

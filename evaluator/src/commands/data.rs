@@ -148,7 +148,10 @@ fn synth(args: SynthArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or(spec.tokens_per_step() * spec.reference.steps as u64 + 1);
     let val_tokens = spec.validation.tokens + 1;
     let mut infos = Vec::new();
-    for (kind, seed, n) in [("val", s.val_seed, val_tokens), ("train", s.train_seed, train_tokens)] {
+    for (kind, seed, n) in [
+        ("val", s.val_seed, val_tokens),
+        ("train", s.train_seed, train_tokens),
+    ] {
         let mut stream = speedcert_data::synthetic::SyntheticStream::new(&s.language, seed)?;
         let tokens = stream.take_tokens(usize::try_from(n)?);
         let path = args.out.join(format!("{}_{kind}_000000.bin", spec.name));
@@ -158,7 +161,12 @@ fn synth(args: SynthArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&infos)?);
     } else {
         for i in &infos {
-            println!("{}  {:>12} tokens  sha256 {}", i.path.display(), i.tokens, i.sha256);
+            println!(
+                "{}  {:>12} tokens  sha256 {}",
+                i.path.display(),
+                i.tokens,
+                i.sha256
+            );
         }
         println!(
             "entropy floor {:.4} nats/token (the loss no model can beat)",

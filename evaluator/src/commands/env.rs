@@ -85,26 +85,39 @@ pub fn render(env: &Environment) -> String {
     }
     rows.push(("GPU count".into(), env.gpu_count.to_string()));
     rows.push(("driver".into(), or_unknown(&env.driver_version)));
-    rows.push(("CUDA driver API".into(), or_unknown(&env.cuda_driver_version)));
+    rows.push((
+        "CUDA driver API".into(),
+        or_unknown(&env.cuda_driver_version),
+    ));
     rows.push(("NVRTC".into(), or_unknown(&env.nvrtc_version)));
     let cpus = env
         .cpu_count
         .map(|n| format!(" · {n} threads"))
         .unwrap_or_default();
-    rows.push(("CPU".into(), format!("{}{cpus}", or_unknown(&env.cpu_model))));
+    rows.push((
+        "CPU".into(),
+        format!("{}{cpus}", or_unknown(&env.cpu_model)),
+    ));
     rows.push(("kernel".into(), or_unknown(&env.kernel)));
     rows.push(("hostname".into(), or_unknown(&env.hostname)));
     rows.push(("speedcert".into(), env.speedcert_version.clone()));
     rows.push(("binary sha256".into(), or_unknown(&env.binary_sha256)));
     rows.push(("git revision".into(), or_unknown(&env.git_revision)));
-    rows.push(("Cargo.lock sha256".into(), or_unknown(&env.cargo_lock_sha256)));
+    rows.push((
+        "Cargo.lock sha256".into(),
+        or_unknown(&env.cargo_lock_sha256),
+    ));
     rows.push((
         "source narHash".into(),
         env.source_nar_hash
             .clone()
             .unwrap_or_else(|| "none (not built by the Nix flake)".into()),
     ));
-    let width = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+    let width = rows
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0);
     rows.iter()
         .map(|(k, v)| format!("{k:<width$}  {v}\n"))
         .collect()
@@ -145,13 +158,22 @@ mod tests {
     #[test]
     fn render_aligns_labels_and_names_unknowns() {
         let text = render(&h100());
-        assert!(text.contains("GPU 0              NVIDIA H100 80GB HBM3 · 81559 MiB · GPU-"), "{text}");
+        assert!(
+            text.contains("GPU 0              NVIDIA H100 80GB HBM3 · 81559 MiB · GPU-"),
+            "{text}"
+        );
         assert!(text.contains("CUDA driver API    13.0\n"), "{text}");
-        assert!(text.contains("source narHash     none (not built by the Nix flake)\n"), "{text}");
+        assert!(
+            text.contains("source narHash     none (not built by the Nix flake)\n"),
+            "{text}"
+        );
         // Values start in one column, after the longest label ("Cargo.lock sha256") and two spaces.
         for line in text.lines() {
             let (label, value) = line.split_at("Cargo.lock sha256".len() + 2);
-            assert!(label.ends_with("  ") && !label.trim().is_empty(), "{line:?}");
+            assert!(
+                label.ends_with("  ") && !label.trim().is_empty(),
+                "{line:?}"
+            );
             assert!(!value.starts_with(' '), "{line:?}");
         }
 
@@ -172,7 +194,13 @@ mod tests {
         let pins = check_pins(&track.spec.hardware, &env, crate::track::DeviceKind::Cuda);
         let text = render_checks(&track, &pins);
         assert!(text.contains("  ok    pin.gpu_model  track pins NVIDIA H100 80GB HBM3, found NVIDIA H100 80GB HBM3\n"), "{text}");
-        assert!(text.contains("  FAIL  pin.driver     track pins 580., found 575.57.08\n"), "{text}");
-        assert!(text.ends_with("1 of 5 pins do not match: runs here would be marked unofficial\n"), "{text}");
+        assert!(
+            text.contains("  FAIL  pin.driver     track pins 580., found 575.57.08\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("1 of 5 pins do not match: runs here would be marked unofficial\n"),
+            "{text}"
+        );
     }
 }

@@ -116,7 +116,11 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
         println!("{}", summary_line(&outcome, &track));
     }
     let ok = outcome.record.status == RunStatus::Ok && outcome.record.reached_target;
-    Ok(code(if ok { exit::SUCCESS } else { exit::FAILED_VERDICT }))
+    Ok(code(if ok {
+        exit::SUCCESS
+    } else {
+        exit::FAILED_VERDICT
+    }))
 }
 
 /// The one line a person quotes.
@@ -159,7 +163,9 @@ pub fn summary_line(outcome: &RunOutcome, track: &Track) -> String {
             r.train_tokens,
             tok_s
         ),
-        (RunStatus::Ok, None) => format!("{} · {}: no validation ran", track.spec.name, r.submission),
+        (RunStatus::Ok, None) => {
+            format!("{} · {}: no validation ran", track.spec.name, r.submission)
+        }
     }
 }
 

@@ -102,7 +102,13 @@ pub fn recompute_statistics(bundle: &Path, predicate: &Value) -> anyhow::Result<
     };
     let inputs = match crate::certify::summary::BundleInputs::read(bundle) {
         Ok(i) => i,
-        Err(e) => return Ok(vec![Check::fail(NAME, None, format!("cannot recompute: {e}"))]),
+        Err(e) => {
+            return Ok(vec![Check::fail(
+                NAME,
+                None,
+                format!("cannot recompute: {e}"),
+            )]);
+        }
     };
     let recomputed = serde_json::to_value(crate::certify::summary::compute(&inputs))?;
     let mut checks = Vec::new();
@@ -116,13 +122,21 @@ pub fn recompute_statistics(bundle: &Path, predicate: &Value) -> anyhow::Result<
                 recomputed["verdict"].as_str().unwrap_or("?")
             ),
         )),
-        Some(diff) => checks.push(Check::fail(NAME, None, format!("the signed summary disagrees with the runs: {diff}"))),
+        Some(diff) => checks.push(Check::fail(
+            NAME,
+            None,
+            format!("the signed summary disagrees with the runs: {diff}"),
+        )),
     }
     let file = bundle.join("summary.json");
     let on_disk: Value = serde_json::from_slice(&std::fs::read(&file)?)
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     if let Some(diff) = first_difference("summary", signed, &on_disk) {
-        checks.push(Check::fail(NAME, Some("summary.json"), format!("summary.json differs from the signed summary: {diff}")));
+        checks.push(Check::fail(
+            NAME,
+            Some("summary.json"),
+            format!("summary.json differs from the signed summary: {diff}"),
+        ));
     }
     Ok(checks)
 }

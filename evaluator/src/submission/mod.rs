@@ -128,9 +128,11 @@ pub struct Registry {
 impl Registry {
     /// The submissions shipped with speedcert.
     pub fn builtin() -> Self {
-        Self { entries: Vec::new() }
-            .with(reference::Reference)
-            .with(reference::ReferenceFast)
+        Self {
+            entries: Vec::new(),
+        }
+        .with(reference::Reference)
+        .with(reference::ReferenceFast)
     }
 
     pub fn with<F: Family>(mut self, family: F) -> Self {

@@ -247,7 +247,9 @@ impl GpuLog {
 
     /// True when any sample of any GPU had a performance-limiting throttle reason.
     pub fn throttled(&self) -> bool {
-        self.samples.iter().any(|s| s.throttle().limits_performance())
+        self.samples
+            .iter()
+            .any(|s| s.throttle().limits_performance())
     }
 
     /// Samples per performance-limiting reason, for a one-line report.
@@ -409,7 +411,9 @@ fn sample_loop(
             });
             return Vec::new();
         }
-        Ok(n) => (0..n).filter_map(|i| nvml.device_by_index(i).ok().map(|d| (i, d))).collect(),
+        Ok(n) => (0..n)
+            .filter_map(|i| nvml.device_by_index(i).ok().map(|d| (i, d)))
+            .collect(),
         Err(e) => {
             let _ = status_tx.send(SamplerStatus::Unavailable {
                 reason: format!("NVML could not count GPUs: {e}"),
@@ -505,7 +509,10 @@ mod tests {
 
     #[test]
     fn a_dropped_sampler_does_not_hang() {
-        drop(GpuSampler::start(missing_library(), Duration::from_millis(5)));
+        drop(GpuSampler::start(
+            missing_library(),
+            Duration::from_millis(5),
+        ));
         drop(GpuSampler::disabled());
     }
 
@@ -525,9 +532,16 @@ mod tests {
         };
         std::thread::sleep(Duration::from_millis(300));
         let log = sampler.stop();
-        assert!(log.samples.len() >= 5 * gpus as usize, "{} samples", log.samples.len());
+        assert!(
+            log.samples.len() >= 5 * gpus as usize,
+            "{} samples",
+            log.samples.len()
+        );
         for s in &log.samples {
-            assert!(s.sm_clock_mhz.is_some() && s.memory_used_mib.is_some(), "{s:?}");
+            assert!(
+                s.sm_clock_mhz.is_some() && s.memory_used_mib.is_some(),
+                "{s:?}"
+            );
             ThrottleReasons::from_field(&s.throttle_reasons).unwrap();
         }
         let csv = String::from_utf8(log.to_csv()).unwrap();
@@ -537,15 +551,28 @@ mod tests {
     #[test]
     fn throttle_classification() {
         use ThrottleReason::*;
-        for r in [SwPowerCap, HwSlowdown, SwThermalSlowdown, HwThermalSlowdown, HwPowerBrakeSlowdown] {
+        for r in [
+            SwPowerCap,
+            HwSlowdown,
+            SwThermalSlowdown,
+            HwThermalSlowdown,
+            HwPowerBrakeSlowdown,
+        ] {
             assert!(r.limits_performance(), "{r:?}");
             assert!(ThrottleReasons(r.bit()).limits_performance());
         }
-        for r in [GpuIdle, ApplicationsClocksSetting, SyncBoost, DisplayClockSetting] {
+        for r in [
+            GpuIdle,
+            ApplicationsClocksSetting,
+            SyncBoost,
+            DisplayClockSetting,
+        ] {
             assert!(!r.limits_performance(), "{r:?}");
         }
         assert!(!ThrottleReasons(0).limits_performance());
-        assert!(!ThrottleReasons(GpuIdle.bit() | ApplicationsClocksSetting.bit()).limits_performance());
+        assert!(
+            !ThrottleReasons(GpuIdle.bit() | ApplicationsClocksSetting.bit()).limits_performance()
+        );
         assert!(ThrottleReasons(GpuIdle.bit() | HwThermalSlowdown.bit()).limits_performance());
         // The bits are NVML's (nvml.h: nvmlClocksThrottleReason*).
         assert_eq!(
@@ -571,7 +598,9 @@ mod tests {
 
     #[test]
     fn throttle_field_round_trips_with_unknown_bits() {
-        let r = ThrottleReasons(ThrottleReason::SwPowerCap.bit() | ThrottleReason::GpuIdle.bit() | 0x8000);
+        let r = ThrottleReasons(
+            ThrottleReason::SwPowerCap.bit() | ThrottleReason::GpuIdle.bit() | 0x8000,
+        );
         let field = r.to_field();
         assert_eq!(field, "gpu_idle|sw_power_cap|0x8000");
         assert_eq!(ThrottleReasons::from_field(&field).unwrap(), r);
@@ -591,7 +620,10 @@ mod tests {
         let mut warm = calm.clone();
         warm.samples.push(sample(200.0, hot));
         assert!(warm.throttled());
-        assert_eq!(warm.throttle_counts(), vec![(ThrottleReason::HwThermalSlowdown, 1)]);
+        assert_eq!(
+            warm.throttle_counts(),
+            vec![(ThrottleReason::HwThermalSlowdown, 1)]
+        );
         assert_eq!(warm.peak_memory_mib(), Some(40_000));
     }
 

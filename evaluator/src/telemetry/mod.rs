@@ -30,8 +30,15 @@ impl StepLog {
     pub fn to_csv(&self) -> Vec<u8> {
         let mut w = csv::Writer::from_writer(Vec::new());
         if self.rows.is_empty() {
-            w.write_record(["step", "tokens", "train_time_ms", "train_loss", "val_loss", "lr"])
-                .expect("in-memory csv");
+            w.write_record([
+                "step",
+                "tokens",
+                "train_time_ms",
+                "train_loss",
+                "val_loss",
+                "lr",
+            ])
+            .expect("in-memory csv");
         }
         for r in &self.rows {
             w.serialize(r).expect("in-memory csv");

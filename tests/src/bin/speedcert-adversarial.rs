@@ -6,7 +6,9 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Int, Tensor};
 use speedcert::data::TrainStream;
 use speedcert::submission::reference::GptAdamW;
-use speedcert::submission::{Family, InitContext, Registry, StepReport, Submission, SubmissionError};
+use speedcert::submission::{
+    Family, InitContext, Registry, StepReport, Submission, SubmissionError,
+};
 
 /// Trains like the reference, but its logits at position t are computed from the
 /// sequence shifted left by one: it looks at token t+1. Causality must catch it.
@@ -43,10 +45,30 @@ macro_rules! family {
     };
 }
 
-family!(PeeksFuture, PeeksFutureRun, "peeks-future", "logits look one token ahead");
-family!(FakeLoss, FakeLossRun, "fake-loss", "reports a made-up train loss of 0");
-family!(PanicsInRun2, PanicsInRun2Run, "panics-in-run-2", "panics during run index 1");
-family!(EmitsNan, EmitsNanRun, "emits-nan", "its loss becomes NaN at step 5");
+family!(
+    PeeksFuture,
+    PeeksFutureRun,
+    "peeks-future",
+    "logits look one token ahead"
+);
+family!(
+    FakeLoss,
+    FakeLossRun,
+    "fake-loss",
+    "reports a made-up train loss of 0"
+);
+family!(
+    PanicsInRun2,
+    PanicsInRun2Run,
+    "panics-in-run-2",
+    "panics during run index 1"
+);
+family!(
+    EmitsNan,
+    EmitsNanRun,
+    "emits-nan",
+    "its loss becomes NaN at step 5"
+);
 
 fn reference<B: AutodiffBackend>(ctx: &InitContext<'_, B>) -> GptAdamW<B> {
     GptAdamW::new(ctx, ctx.track.reference.clone())
@@ -56,7 +78,11 @@ impl<B: AutodiffBackend> Submission<B> for PeeksFutureRun<B> {
     fn init(ctx: &InitContext<'_, B>) -> Result<Self, SubmissionError> {
         Ok(Self(reference(ctx)))
     }
-    fn train_step(&mut self, data: &mut TrainStream<B>, step: usize) -> Result<StepReport, SubmissionError> {
+    fn train_step(
+        &mut self,
+        data: &mut TrainStream<B>,
+        step: usize,
+    ) -> Result<StepReport, SubmissionError> {
         self.0.step(data, step)
     }
     fn finished(&self, step: usize) -> bool {
@@ -64,7 +90,13 @@ impl<B: AutodiffBackend> Submission<B> for PeeksFutureRun<B> {
     }
     fn logits(&self, tokens: Tensor<B::InnerBackend, 2, Int>) -> Tensor<B::InnerBackend, 3> {
         let [_, t] = tokens.dims();
-        let ahead = Tensor::cat(vec![tokens.clone().narrow(1, 1, t - 1), tokens.narrow(1, t - 1, 1)], 1);
+        let ahead = Tensor::cat(
+            vec![
+                tokens.clone().narrow(1, 1, t - 1),
+                tokens.narrow(1, t - 1, 1),
+            ],
+            1,
+        );
         self.0.logits(ahead)
     }
 }
@@ -73,7 +105,11 @@ impl<B: AutodiffBackend> Submission<B> for FakeLossRun<B> {
     fn init(ctx: &InitContext<'_, B>) -> Result<Self, SubmissionError> {
         Ok(Self(reference(ctx)))
     }
-    fn train_step(&mut self, data: &mut TrainStream<B>, step: usize) -> Result<StepReport, SubmissionError> {
+    fn train_step(
+        &mut self,
+        data: &mut TrainStream<B>,
+        step: usize,
+    ) -> Result<StepReport, SubmissionError> {
         let mut r = self.0.step(data, step)?;
         r.train_loss = Some(0.0);
         Ok(r)
@@ -90,7 +126,11 @@ impl<B: AutodiffBackend> Submission<B> for PanicsInRun2Run<B> {
     fn init(ctx: &InitContext<'_, B>) -> Result<Self, SubmissionError> {
         Ok(Self(reference(ctx), ctx.run_index))
     }
-    fn train_step(&mut self, data: &mut TrainStream<B>, step: usize) -> Result<StepReport, SubmissionError> {
+    fn train_step(
+        &mut self,
+        data: &mut TrainStream<B>,
+        step: usize,
+    ) -> Result<StepReport, SubmissionError> {
         if self.1 == 1 && step == 10 {
             panic!("deliberate panic at step 10 of run index 1");
         }
@@ -108,7 +148,11 @@ impl<B: AutodiffBackend> Submission<B> for EmitsNanRun<B> {
     fn init(ctx: &InitContext<'_, B>) -> Result<Self, SubmissionError> {
         Ok(Self(reference(ctx)))
     }
-    fn train_step(&mut self, data: &mut TrainStream<B>, step: usize) -> Result<StepReport, SubmissionError> {
+    fn train_step(
+        &mut self,
+        data: &mut TrainStream<B>,
+        step: usize,
+    ) -> Result<StepReport, SubmissionError> {
         let mut r = self.0.step(data, step)?;
         if step >= 5 {
             r.train_loss = r.train_loss.map(|l| l * f64::NAN);

@@ -7,7 +7,10 @@ use std::process::{Command, Output};
 /// The real `speedcert` binary, built by cargo beside this test executable.
 pub fn speedcert() -> Command {
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
     let bin = dir.join(format!("speedcert{}", std::env::consts::EXE_SUFFIX));
     assert!(
         bin.is_file(),
@@ -27,7 +30,10 @@ pub fn adversarial() -> Command {
 }
 
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
 }
 
 pub fn test_track() -> String {
@@ -70,6 +76,8 @@ pub fn keygen(dir: &Path) -> (PathBuf, PathBuf) {
 }
 
 pub fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
-        .unwrap()
+    serde_json::from_slice(
+        &std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
 }
