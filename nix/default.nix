@@ -33,7 +33,7 @@ let
 
   # Cargo sources, plus every workspace member folder and records/ whole (tests and
   # include_str! may read fixtures, tracks and keys from them), plus the flake files that
-  # tests/tests/flake.rs checks. Docs and bench/ stay out.
+  # tests/tests/flake.rs checks, and vendor/. Docs and bench/ stay out.
   src = lib.fileset.toSource {
     inherit root;
     fileset = lib.fileset.unions (
@@ -43,7 +43,14 @@ let
         (root + "/flake.lock")
         (root + "/nix")
       ]
-      ++ map (dir: lib.fileset.maybeMissing (root + "/${dir}")) (workspace.members ++ [ "records" ])
+      # vendor/: patched crates ([patch.crates-io]), e.g. a reproducibility fix.
+      ++ map (dir: lib.fileset.maybeMissing (root + "/${dir}")) (
+        workspace.members
+        ++ [
+          "records"
+          "vendor"
+        ]
+      )
     );
   };
 

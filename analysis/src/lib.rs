@@ -8,6 +8,8 @@
 //! - [`rebuild()`](rebuild::rebuild): bundles/ → runs.csv, records.csv
 //! - [`view::show`], [`view::frontier`]: the tables and the frontier as text or JSON
 //! - [`site::site`]: index.html, plots/*.svg and records/README.md
+//! - [`nightly::append_nightly`], [`nightly::read_nightly`]: records/nightly.csv, the
+//!   log of `speedcert nightly`
 
 pub mod atomic;
 pub mod bundle;
@@ -16,6 +18,7 @@ pub mod format;
 pub mod frame;
 pub mod frontier;
 pub mod imported;
+pub mod nightly;
 pub mod plot;
 pub mod rebuild;
 pub mod site;
@@ -24,6 +27,7 @@ pub mod verify;
 pub mod view;
 
 pub use error::{AnalysisError, Result};
+pub use nightly::{NightlyRow, append_nightly, read_nightly};
 pub use rebuild::{Excluded, RebuildReport, rebuild};
 pub use site::{SiteReport, site};
 pub use view::{FrontierView, ShowView, Tables, load};

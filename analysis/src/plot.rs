@@ -6,6 +6,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::format::TimeUnit;
+use crate::nightly::NightlyRow;
 
 /// Plot size in pixels (the page scales it with CSS).
 pub const SIZE: (u32, u32) = (760, 420);
@@ -346,6 +347,299 @@ pub fn loss_curves(
             .configure_series_labels()
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    })
+}
+
+/// Where a night sits on a date axis: its day, plus the time of day of `created_at` when
+/// that is the same day, so two reruns of one date stand apart.
+fn night_x(r: &NightlyRow) -> Option<f64> {
+    let day = days_from_iso(&r.date)?;
+    let frac = (r.created_at.get(..10) == Some(r.date.as_str()))
+        .then(|| {
+            let hms = r.created_at.get(11..19)?;
+            let mut it = hms.split(':').map(|p| p.parse::<f64>().ok());
+            let (h, m, s) = (it.next()??, it.next()??, it.next()??);
+            Some((h * 3600.0 + m * 60.0 + s) / 86_400.0)
+        })
+        .flatten()
+        .filter(|f| (0.0..1.0).contains(f))
+        .unwrap_or(0.0);
+    Some(day + frac)
+}
+
+/// The nights that reran one record, and the band a healthy rerun should land in.
+struct Period {
+    number: u32,
+    first: f64,
+    last: f64,
+    mean: f64,
+    /// Half-width of the band, when there is one.
+    half: Option<f64>,
+    /// The half-width is the reruns' largest σ, the record having no σ of its own.
+    fallback: bool,
+}
+
+/// Groups nights (in x order) into runs of the same record.
+fn periods(nights: &[(f64, &NightlyRow)]) -> Vec<Period> {
+    let mut out: Vec<(Period, Vec<&NightlyRow>)> = Vec::new();
+    for &(x, r) in nights {
+        match out.last_mut() {
+            Some((p, rs))
+                if rs.last().is_some_and(|l| {
+                    l.record_number == r.record_number && l.record_bundle == r.record_bundle
+                }) =>
+            {
+                p.last = x;
+                rs.push(r);
+            }
+            _ => out.push((
+                Period {
+                    number: r.record_number,
+                    first: x,
+                    last: x,
+                    mean: f64::NAN,
+                    half: None,
+                    fallback: false,
+                },
+                vec![r],
+            )),
+        }
+    }
+    out.into_iter()
+        .map(|(mut p, rs)| {
+            // The record's figures are the same on every night of the period; the latest
+            // row wins should an evaluator change have altered them.
+            let last = rs[rs.len() - 1];
+            p.mean = last.record_time_mean_ms;
+            match last.record_time_sd_ms.filter(|sd| sd.is_finite()) {
+                Some(sd) => p.half = Some(2.0 * sd),
+                // A record without a standard deviation (one run) has no spread of its
+                // own: fall back to the largest spread the reruns of that record showed.
+                None => {
+                    p.half = rs
+                        .iter()
+                        .filter_map(|r| r.time_sd_ms.filter(|sd| sd.is_finite()))
+                        .reduce(f64::max);
+                    p.fallback = p.half.is_some();
+                }
+            }
+            p
+        })
+        .collect()
+}
+
+/// Colours of the nightly plot: the record in blue, nights in near-black, drift in red.
+const BAND_BLUE: RGBColor = RGBColor(33, 113, 181);
+const NIGHT_INK: RGBColor = RGBColor(40, 40, 40);
+const DRIFT_RED: RGBColor = RGBColor(200, 30, 30);
+const FAILED_ORANGE: RGBColor = RGBColor(230, 120, 0);
+
+/// One track's nightly reruns against its record: each night's mean time with ±σ
+/// whiskers (drifted nights as red triangles), over a shaded band of the record's mean
+/// ± 2σ and a line at its mean (± the largest nightly σ for a record with no σ, i.e.
+/// one run). The band is drawn per record period, so a new record moves it from the
+/// night it was first rerun. Nights whose runs all failed have no
+/// time and are marked with a cross on the bottom edge. Rows of other tracks are
+/// ignored, so the whole table can be passed. `unit` is the caller's, so the plot reads
+/// in the same unit as the table beside it.
+pub fn nightly(
+    track: &str,
+    rows: &[NightlyRow],
+    unit: TimeUnit,
+) -> std::result::Result<String, String> {
+    let mut nights: Vec<(f64, &NightlyRow)> = rows
+        .iter()
+        .filter(|r| r.track == track)
+        .filter_map(|r| Some((night_x(r)?, r)))
+        .collect();
+    nights.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let periods = periods(&nights);
+    let div = unit.divisor();
+
+    let (d_lo, d_hi) = min_max(nights.iter().map(|n| n.0));
+    let (x0, x1) = if d_lo.is_finite() {
+        let pad = ((d_hi - d_lo) * 0.04).max(1.0);
+        (d_lo - pad, d_hi + pad)
+    } else {
+        (0.0, 1.0)
+    };
+    let x_labels = ((x1 - x0).round() as usize).clamp(2, 6);
+
+    let measured: Vec<(f64, f64, f64, bool)> = nights
+        .iter()
+        .filter(|(_, r)| r.has_time())
+        .map(|&(x, r)| {
+            let m = r.time_mean_ms.unwrap_or(f64::NAN) / div;
+            let sd = r.time_sd_ms.filter(|s| s.is_finite()).unwrap_or(0.0) / div;
+            (x, m, sd, r.drift)
+        })
+        .collect();
+    let failed: Vec<f64> = nights
+        .iter()
+        .filter(|(_, r)| !r.has_time())
+        .map(|n| n.0)
+        .collect();
+    let (y_lo, y_hi) = min_max(
+        measured
+            .iter()
+            .flat_map(|&(_, m, sd, _)| [m - sd, m + sd])
+            .chain(periods.iter().flat_map(|p| {
+                let h = p.half.unwrap_or(0.0);
+                [(p.mean - h) / div, (p.mean + h) / div]
+            })),
+    );
+    let (y0, y1) = pad_range(y_lo, y_hi, 0.08);
+    let y0 = y0.max(0.0);
+    // Headroom for the legend: drifted nights are usually slow ones, high on the plot,
+    // right where the legend sits.
+    let y1 = y1 + (y1 - y0) * 0.5;
+    let (y0, y1) = if y1 > y0 { (y0, y1) } else { (0.0, 1.0) };
+
+    // Each record's band runs from halfway between its first night and the previous
+    // record's last night to halfway before the next record's first night.
+    let mut edges = vec![x0];
+    for w in periods.windows(2) {
+        edges.push((w[0].last + w[1].first) / 2.0);
+    }
+    edges.push(x1);
+    let spans: Vec<(f64, f64, &Period)> = periods
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.mean.is_finite())
+        .map(|(i, p)| (edges[i], edges[i + 1], p))
+        .collect();
+
+    render(|root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(format!("{track}: nightly reruns"), ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(64)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(err)?;
+        let x_fmt = |x: &f64| iso_from_days(*x);
+        chart
+            .configure_mesh()
+            .x_labels(x_labels)
+            .x_label_formatter(&x_fmt)
+            .x_desc("night (UTC)")
+            .y_desc(format!("train time ({})", unit.suffix()))
+            .draw()
+            .map_err(err)?;
+
+        let banded: Vec<_> = spans
+            .iter()
+            .filter_map(|&(a, b, p)| {
+                let h = p.half?;
+                Some(((a, (p.mean - h) / div), (b, (p.mean + h) / div)))
+            })
+            .collect();
+        if !banded.is_empty() {
+            chart
+                .draw_series(
+                    banded
+                        .iter()
+                        .map(|&(lo, hi)| Rectangle::new([lo, hi], BAND_BLUE.mix(0.18).filled())),
+                )
+                .map_err(err)?
+                .label(if spans.iter().any(|s| s.2.fallback) {
+                    "record mean ± 2σ (no σ: ± largest nightly σ)"
+                } else {
+                    "record mean ± 2σ"
+                })
+                .legend(|(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 18, y + 5)], BAND_BLUE.mix(0.18).filled())
+                });
+        }
+        if !spans.is_empty() {
+            chart
+                .draw_series(spans.iter().map(|&(a, b, p)| {
+                    PathElement::new(
+                        vec![(a, p.mean / div), (b, p.mean / div)],
+                        BAND_BLUE.stroke_width(2),
+                    )
+                }))
+                .map_err(err)?
+                .label("record mean")
+                .legend(|(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], BAND_BLUE.stroke_width(2))
+                });
+            // Name each record at the top of its band, so a moved band explains itself.
+            chart
+                .draw_series(spans.iter().map(|&(a, _, p)| {
+                    EmptyElement::at((a, y1))
+                        + Text::new(
+                            format!("record #{}", p.number),
+                            (5, 5),
+                            ("sans-serif", 12).into_font().color(&BAND_BLUE),
+                        )
+                }))
+                .map_err(err)?;
+        }
+
+        // Whiskers (±σ, capped) under the markers, then the markers.
+        for drift in [false, true] {
+            let color = if drift { DRIFT_RED } else { NIGHT_INK };
+            let pts: Vec<_> = measured.iter().filter(|p| p.3 == drift).collect();
+            if pts.is_empty() {
+                continue;
+            }
+            let spread: Vec<_> = pts.iter().filter(|p| p.2 > 0.0).collect();
+            chart
+                .draw_series(spread.iter().map(|&&&(x, m, sd, _)| {
+                    PathElement::new(vec![(x, m - sd), (x, m + sd)], color.stroke_width(1))
+                }))
+                .map_err(err)?;
+            // Caps are a fixed number of pixels wide, whatever the date span.
+            chart
+                .draw_series(
+                    spread
+                        .iter()
+                        .flat_map(|&&&(x, m, sd, _)| [(x, m - sd), (x, m + sd)])
+                        .map(|at| {
+                            EmptyElement::at(at)
+                                + PathElement::new(vec![(-4, 0), (4, 0)], color.stroke_width(1))
+                        }),
+                )
+                .map_err(err)?;
+            if drift {
+                chart
+                    .draw_series(
+                        pts.iter().map(|&&(x, m, _, _)| {
+                            TriangleMarker::new((x, m), 6, DRIFT_RED.filled())
+                        }),
+                    )
+                    .map_err(err)?
+                    .label("night with drift (mean ± σ)")
+                    .legend(|(x, y)| TriangleMarker::new((x + 9, y), 6, DRIFT_RED.filled()));
+            } else {
+                chart
+                    .draw_series(
+                        pts.iter()
+                            .map(|&&(x, m, _, _)| Circle::new((x, m), 4, NIGHT_INK.filled())),
+                    )
+                    .map_err(err)?
+                    .label("night (mean ± σ)")
+                    .legend(|(x, y)| Circle::new((x + 9, y), 4, NIGHT_INK.filled()));
+            }
+        }
+        if !failed.is_empty() {
+            chart
+                .draw_series(failed.iter().map(|&x| {
+                    Cross::new((x, y0 + (y1 - y0) * 0.03), 6, FAILED_ORANGE.stroke_width(2))
+                }))
+                .map_err(err)?
+                .label("runs failed (no time)")
+                .legend(|(x, y)| Cross::new((x + 9, y), 6, FAILED_ORANGE.stroke_width(2)));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperRight)
             .draw()
             .map_err(err)?;
         Ok(())

@@ -18,6 +18,7 @@ use crate::format::{NONE, TimeUnit, fmt_loss, fmt_ms, fmt_p};
 use crate::frame;
 use crate::frontier;
 use crate::imported::{Audit, ImportedRecord};
+use crate::nightly::{self, NightlyRow};
 use crate::plot::{self, DatedTime};
 use crate::rebuild::KEYS_DIR;
 use crate::table::RecordRow;
@@ -146,6 +147,175 @@ fn unit_of(t: &TrackView) -> TimeUnit {
     )
 }
 
+/// Nights shown in a track's nightly table: two weeks, enough to see a trend start.
+pub const NIGHTLY_TABLE_NIGHTS: usize = 14;
+
+/// One unit for a track's nightly plot and table, from the largest time they show or
+/// `at_least_ms` (the track's records table), so one section reads in one unit.
+fn nightly_unit(rows: &[NightlyRow], at_least_ms: f64) -> TimeUnit {
+    TimeUnit::for_ms(
+        rows.iter()
+            .flat_map(|r| [r.time_mean_ms, Some(r.record_time_mean_ms)])
+            .flatten()
+            .filter(|v| v.is_finite())
+            .fold(at_least_ms, f64::max),
+    )
+}
+
+fn night_time_cell(r: &NightlyRow, unit: TimeUnit) -> String {
+    match (r.time_mean_ms.filter(|m| m.is_finite()), r.time_sd_ms) {
+        (Some(m), Some(sd)) => format!("{} ± {}", unit.fmt(m), unit.fmt(sd)),
+        (Some(m), None) => unit.fmt(m),
+        _ => NONE.to_string(),
+    }
+}
+
+fn night_record_time(r: &NightlyRow, unit: TimeUnit) -> Option<String> {
+    let m = Some(r.record_time_mean_ms).filter(|m| m.is_finite())?;
+    Some(match r.record_time_sd_ms {
+        Some(sd) => format!("{} ± {}", unit.fmt(m), unit.fmt(sd)),
+        None => unit.fmt(m),
+    })
+}
+
+fn night_runs_cell(r: &NightlyRow) -> String {
+    if r.failed > 0 {
+        format!("{} ({} failed)", r.runs, r.failed)
+    } else {
+        r.runs.to_string()
+    }
+}
+
+/// Change against the record with its 95% CI, as criterion prints it.
+fn night_change_cell(r: &NightlyRow) -> String {
+    match (
+        r.time_change_pct,
+        r.time_change_ci_low_pct,
+        r.time_change_ci_high_pct,
+    ) {
+        (Some(c), Some(lo), Some(hi)) => format!("{c:+.2}% [{lo:+.2}%, {hi:+.2}%]"),
+        (Some(c), _, _) => format!("{c:+.2}%"),
+        _ => NONE.to_string(),
+    }
+}
+
+fn night_p_cell(r: &NightlyRow) -> String {
+    match r.time_p {
+        Some(p) => format!(
+            "{} {} {}",
+            fmt_p(p),
+            if p < r.threshold { "<" } else { "≥" },
+            r.threshold
+        ),
+        None => NONE.to_string(),
+    }
+}
+
+fn night_loss_cell(r: &NightlyRow) -> String {
+    let Some(l) = r.loss_mean else {
+        return NONE.to_string();
+    };
+    let extra: Vec<String> = r
+        .loss_change_pct
+        .map(|c| format!("{c:+.2}%"))
+        .into_iter()
+        .chain(r.loss_p.map(|p| format!("p = {}", fmt_p(p))))
+        .collect();
+    if extra.is_empty() {
+        fmt_loss(l)
+    } else {
+        format!("{} ({})", fmt_loss(l), extra.join(", "))
+    }
+}
+
+fn night_env_cell(r: &NightlyRow) -> String {
+    match (r.env_changes.is_empty(), r.env_changed) {
+        (false, _) => r.env_changes.clone(),
+        (true, true) => "changed (not itemised)".to_string(),
+        (true, false) => NONE.to_string(),
+    }
+}
+
+/// The quotable line over a track's nightly table: the latest night against its record,
+/// and how many nights drifted. `rows` is in night order.
+fn nightly_line(rows: &[NightlyRow], unit: TimeUnit) -> Option<String> {
+    let last = rows.last()?;
+    let mut s = format!("Latest night, {}: {}", last.date, last.verdict);
+    if last.has_time() {
+        let _ = write!(
+            s,
+            "; {} ({} runs) against record #{}",
+            night_time_cell(last, unit),
+            last.runs - last.failed.min(last.runs),
+            last.record_number
+        );
+        if let Some(rec) = night_record_time(last, unit) {
+            let _ = write!(s, "'s {rec}");
+        }
+        if last.time_change_pct.is_some() {
+            let _ = write!(s, ", {}", night_change_cell(last));
+        }
+        if last.time_p.is_some() {
+            let _ = write!(s, " (p = {})", night_p_cell(last));
+        }
+    }
+    let drifted = rows.iter().filter(|r| r.drift).count();
+    let _ = write!(
+        s,
+        ". {} night{} since {}, {} with drift.",
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" },
+        rows[0].date,
+        drifted
+    );
+    Some(s)
+}
+
+fn nightly_markdown(s: &mut String, tables: &Tables) {
+    let tracks = nightly::by_track(&tables.nightly);
+    s.push_str("## Nightly reruns\n\n");
+    s.push_str(
+        "`speedcert nightly` reruns each track's current record and compares tonight's times and \
+         losses with the record's certified runs (two-sided Welch tests at the track's threshold); \
+         a night that differs significantly is marked as drift. Every night is a row of nightly.csv \
+         and a signed bundle under nightly/. The latest night per track:\n\n",
+    );
+    s.push_str("| Track | Date | Record | Time (mean ± σ) | Change vs record (95% CI) | p (time) | Val loss | Verdict | Environment changes | Bundle |\n");
+    s.push_str("| - | - | - | - | - | - | - | - | - | - |\n");
+    for (track, rows) in &tracks {
+        let Some(r) = rows.last() else { continue };
+        // In the unit of the track's records table above.
+        let records_max = tables
+            .records
+            .iter()
+            .filter(|rec| &rec.track == track)
+            .filter_map(|rec| rec.time_mean_ms)
+            .fold(0.0, f64::max);
+        let unit = nightly_unit(std::slice::from_ref(r), records_max);
+        let _ = writeln!(
+            s,
+            "| `{}` | {} | #{} | {} | {} | {} | {} | {} | {} | [{}]({}) |",
+            md_cell(track),
+            r.date,
+            r.record_number,
+            night_time_cell(r, unit),
+            night_change_cell(r),
+            night_p_cell(r),
+            night_loss_cell(r),
+            // Bold, so an alarm stands out in a rendered README.
+            if r.drift {
+                format!("**{}**", md_cell(&r.verdict))
+            } else {
+                md_cell(&r.verdict)
+            },
+            md_cell(&night_env_cell(r)),
+            md_cell(&r.bundle),
+            r.bundle
+        );
+    }
+    s.push('\n');
+}
+
 /// records/README.md: the certified chains and, apart, the imported histories, in the
 /// layout of the speedrun README's table.
 pub fn readme_markdown(tables: &Tables) -> Result<String> {
@@ -193,6 +363,9 @@ pub fn readme_markdown(tables: &Tables) -> Result<String> {
             let _ = writeln!(s, "\n{line}");
         }
         s.push('\n');
+    }
+    if !tables.nightly.is_empty() {
+        nightly_markdown(&mut s, tables);
     }
     s.push_str("## Imported, unverified\n\n");
     s.push_str(
@@ -292,6 +465,14 @@ section.imported{background:#fff8e6;border:2px dashed #d08c00;padding:0 1rem 1re
 code{font-size:.9em}
 ";
 
+/// Styles only the nightly sections use; added only when nightly.csv has rows, so a
+/// page without nights stays byte-identical to what it was before nightly reruns.
+const NIGHTLY_CSS: &str = "\
+section.nightly{margin-top:1.5rem}
+tr.drift td{background:#fdecea}tr.drift td.verdict{color:#b71c1c;font-weight:600}
+.badge.nightly{background:#1565c0}
+";
+
 /// Plots and the page, with their file names under `out_dir`.
 struct Page {
     html: String,
@@ -328,6 +509,7 @@ fn certified_section(
     tables: &Tables,
     records_dir: &Path,
     trust: &Trust,
+    nights: &[NightlyRow],
     out_dir: &Path,
 ) -> Result<()> {
     let s = slug(&t.track);
@@ -464,6 +646,95 @@ fn certified_section(
             }
         }
     }
+    let records_max = t
+        .records
+        .iter()
+        .filter_map(|r| r.time_mean_ms)
+        .fold(0.0, f64::max);
+    nightly_section(
+        page,
+        &t.track,
+        nights,
+        nightly_unit(nights, records_max),
+        out_dir,
+    )?;
+    page.html.push_str("</section>\n");
+    Ok(())
+}
+
+/// A track's "Nightly reruns" subsection: the quotable line, the plot against the
+/// record's band, and the last [`NIGHTLY_TABLE_NIGHTS`] nights, newest first. `rows` is
+/// the track's nights in night order.
+fn nightly_section(
+    page: &mut Page,
+    track: &str,
+    rows: &[NightlyRow],
+    unit: TimeUnit,
+    out_dir: &Path,
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let s = slug(track);
+    let _ = writeln!(
+        page.html,
+        "<section class=\"nightly\" id=\"nightly-{s}\">\n<h3>Nightly reruns</h3>"
+    );
+    if let Some(line) = nightly_line(rows, unit) {
+        let _ = writeln!(page.html, "<p class=\"summary\">{}</p>", html_escape(&line));
+    }
+    figure(
+        page,
+        &format!("{s}-nightly.svg"),
+        "Each night's mean train time of the current record's submission (whiskers ± σ; red triangles: significant drift) against the record's mean and its ± 2σ band, per record.",
+        plot::nightly(track, rows, unit),
+        out_dir,
+    )?;
+    let shown = rows.len().min(NIGHTLY_TABLE_NIGHTS);
+    let _ = write!(
+        page.html,
+        "<table class=\"nightly\" id=\"nightly-table-{s}\">\n<caption>Last {shown} of {} night(s), newest first; change and p against the record's certified runs; each date's tooltip names its bundle.</caption>\n<thead><tr><th>Date</th><th>Record</th><th>Runs</th><th>Time (mean ± σ)</th><th>Change (95% CI)</th><th>p (time)</th><th>Val loss</th><th>Verdict</th><th>Environment changes</th></tr></thead>\n<tbody>\n",
+        rows.len()
+    );
+    for r in rows.iter().rev().take(NIGHTLY_TABLE_NIGHTS) {
+        let _ = writeln!(
+            page.html,
+            "<tr{} data-verdict=\"{}\"><td class=\"date\" title=\"bundle {}\">{}</td><td class=\"num\"><span title=\"{}\">#{}</span></td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"verdict\">{}</td><td>{}</td></tr>",
+            if r.drift { " class=\"drift\"" } else { "" },
+            html_escape(&r.verdict),
+            html_escape(&r.bundle),
+            html_escape(&r.date),
+            html_escape(&r.record_bundle),
+            r.record_number,
+            html_escape(&night_runs_cell(r)),
+            html_escape(&night_time_cell(r, unit)),
+            html_escape(&night_change_cell(r)),
+            html_escape(&night_p_cell(r)),
+            html_escape(&night_loss_cell(r)),
+            html_escape(&r.verdict),
+            html_escape(&night_env_cell(r))
+        );
+    }
+    page.html.push_str("</tbody></table>\n</section>\n");
+    Ok(())
+}
+
+/// A track that has nights but no certified section (records.csv lost its rows, say
+/// after a rebuild with bundles moved): its nights are shown all the same, headed so
+/// they are not mistaken for a certified chain.
+fn nightly_only_section(
+    page: &mut Page,
+    track: &str,
+    rows: &[NightlyRow],
+    out_dir: &Path,
+) -> Result<()> {
+    let _ = write!(
+        page.html,
+        "<section class=\"nightly-only\" id=\"track-{}\">\n<h2>Track <code>{}</code> <span class=\"badge nightly\">nightly reruns only</span></h2>\n<p class=\"note\">records.csv has no row for this track, so there is no certified chain to show; the nights below name the record bundles they reran.</p>\n",
+        slug(track),
+        html_escape(track)
+    );
+    nightly_section(page, track, rows, nightly_unit(rows, 0.0), out_dir)?;
     page.html.push_str("</section>\n");
     Ok(())
 }
@@ -598,16 +869,35 @@ pub fn site(records_dir: &Path, out_dir: &Path) -> Result<SiteReport> {
         plots: Vec::new(),
         notes: Vec::new(),
     };
+    let nights = nightly::by_track(&tables.nightly);
+    let css = if nights.is_empty() {
+        CSS.to_string()
+    } else {
+        format!("{CSS}{NIGHTLY_CSS}")
+    };
     let _ = write!(
         page.html,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>speedcert: training-speed records</title>\n<style>\n{CSS}</style>\n</head>\n<body>\n<h1>Training-speed records</h1>\n<p>Certified records are bundles whose signatures and file digests verified against the trusted keys; each was rerun on pinned software and beat the previous record at the track's significance threshold. Imported history is shown apart, at the end, and is not certified.</p>\n<nav><ul>\n"
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>speedcert: training-speed records</title>\n<style>\n{css}</style>\n</head>\n<body>\n<h1>Training-speed records</h1>\n<p>Certified records are bundles whose signatures and file digests verified against the trusted keys; each was rerun on pinned software and beat the previous record at the track's significance threshold. Imported history is shown apart, at the end, and is not certified.</p>\n<nav><ul>\n"
     );
-    for t in &shown.tracks {
+    // Certified tracks and tracks with only nights, in name order: the place track
+    // sections go.
+    let mut sections: Vec<(&str, Option<&TrackView>)> = shown
+        .tracks
+        .iter()
+        .map(|t| (t.track.as_str(), Some(t)))
+        .collect();
+    for track in nights.keys() {
+        if !shown.tracks.iter().any(|t| &t.track == track) {
+            sections.push((track.as_str(), None));
+        }
+    }
+    sections.sort_by_key(|(name, _)| *name);
+    for (name, _) in &sections {
         let _ = writeln!(
             page.html,
             "<li><a href=\"#track-{}\">{}</a></li>",
-            slug(&t.track),
-            html_escape(&t.track)
+            slug(name),
+            html_escape(name)
         );
     }
     if !shown.imported.is_empty() {
@@ -619,8 +909,14 @@ pub fn site(records_dir: &Path, out_dir: &Path) -> Result<SiteReport> {
         page.html
             .push_str("<p id=\"no-certified\">No certified runs yet.</p>\n");
     }
-    for t in &shown.tracks {
-        certified_section(&mut page, t, &tables, records_dir, &trust, out_dir)?;
+    for (name, t) in &sections {
+        let rows = nights.get(*name).map_or(&[][..], Vec::as_slice);
+        match t {
+            Some(t) => {
+                certified_section(&mut page, t, &tables, records_dir, &trust, rows, out_dir)?
+            }
+            None => nightly_only_section(&mut page, name, rows, out_dir)?,
+        }
     }
     imported_section(&mut page, &shown.imported, out_dir)?;
     page.html.push_str("<footer><p>Generated by <code>speedcert records site</code>.</p></footer>\n</body>\n</html>\n");

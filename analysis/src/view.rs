@@ -12,6 +12,7 @@ use crate::format::{Align, NONE, TimeUnit, ellipsize, fmt_loss, fmt_p, render_ta
 use crate::frame::{self, BundleStats, RunTag};
 use crate::frontier::{self, BudgetStep, Point};
 use crate::imported::{self, Audit, ImportedHistory, ImportedRecord};
+use crate::nightly::{self, NightlyRow};
 use crate::table::{self, RECORDS_CSV, RUNS_CSV, RecordRow, RunRow};
 
 /// Everything the records folder publishes, loaded once.
@@ -20,14 +21,18 @@ pub struct Tables {
     pub runs: Vec<RunRow>,
     pub records: Vec<RecordRow>,
     pub imported: Vec<ImportedHistory>,
+    /// nightly.csv in file order; empty when no night has run.
+    pub nightly: Vec<NightlyRow>,
 }
 
-/// Reads runs.csv, records.csv and the imported histories of a records folder.
+/// Reads runs.csv, records.csv, nightly.csv and the imported histories of a records
+/// folder.
 pub fn load(records_dir: &Path) -> Result<Tables> {
     Ok(Tables {
         runs: table::read_runs(&records_dir.join(RUNS_CSV))?,
         records: table::read_records(&records_dir.join(RECORDS_CSV))?,
         imported: imported::load_imported(records_dir)?,
+        nightly: nightly::read_nightly(records_dir)?,
     })
 }
 

@@ -12,7 +12,8 @@
 #     given to both builds; CUDARC_CUDA_VERSION pins cudarc's CUDA API version (otherwise it
 #     depends on whether nvcc is installed) to the flake's CUDA 13.0.
 #
-# Usage: bench/repro/check.sh [--work DIR] [--targets DIR] [--jobs N] [--keep]
+# Usage: bench/repro/check.sh [--src DIR] [--work DIR] [--targets DIR] [--jobs N] [--keep]
+#   --src DIR      the tree to build (default: this checkout), e.g. a copy with a [patch]
 #   --work DIR     where the two source copies go: DIR/repro-a/src, DIR/repro-b/src
 #                  (default /tmp)
 #   --targets DIR  where the two target dirs go: DIR/repro-a, DIR/repro-b
@@ -33,11 +34,12 @@ jobs=()
 keep=0
 while (($#)); do
   case "$1" in
+    --src) repo="$(cd "$2" && pwd)"; shift 2 ;;
     --work) work="$2"; shift 2 ;;
     --targets) targets="$2"; shift 2 ;;
     --jobs) jobs=(-j "$2"); shift 2 ;;
     --keep) keep=1; shift ;;
-    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done

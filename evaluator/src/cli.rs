@@ -29,6 +29,9 @@ pub enum Command {
     Run(commands::run::Args),
     /// Rerun a submission N times, check it, compare with the record, sign the bundle.
     Certify(commands::certify::Args),
+    /// Rerun each track's current record, test for drift, sign, append records/nightly.csv;
+    /// exit 3 on significant drift.
+    Nightly(commands::nightly::Args),
     /// Check a bundle offline: file digests, signatures, and the statistics it claims.
     Verify(commands::verify::Args),
     /// Create an ed25519 key pair for signing bundles.
@@ -62,6 +65,7 @@ pub fn main_with(registry: Registry) -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => commands::run::run(args, &registry),
         Command::Certify(args) => commands::certify::run(args, &registry),
+        Command::Nightly(args) => commands::nightly::run(args, &registry),
         Command::Verify(args) => commands::verify::run(args),
         Command::Keygen(args) => commands::keygen::run(args),
         Command::Sign(args) => commands::sign::run(args),

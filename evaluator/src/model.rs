@@ -224,7 +224,6 @@ mod tests {
 
     fn randomize(model: Gpt<B>) -> Gpt<B> {
         // Zero-initialised heads would make every logit equal; perturb them for the test.
-        let device = Default::default();
         let mut m = model;
         m.head.weight = m
             .head
@@ -237,7 +236,6 @@ mod tests {
                 .clone()
                 .map(|w| w.random_like(burn::tensor::Distribution::Normal(0.0, 0.5)));
         }
-        let _ = device;
         m
     }
 

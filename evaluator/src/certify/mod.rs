@@ -312,6 +312,33 @@ fn failed_record(
     })
 }
 
+/// Before [`collect`] of runs that ran elsewhere (a Slurm array, or by hand): every
+/// planned slot still without run.json gets a failed one saying `reason`, so a lost
+/// task is signed as a failed run rather than leaving a silently smaller N. Whatever
+/// the lost run left in its folder (stderr.log) stays there as evidence.
+pub fn fail_missing(
+    dir: &Path,
+    plan: &Plan,
+    reason: impl Fn(&Slot) -> String,
+) -> Result<Vec<RunRecord>, CertifyError> {
+    let mut failed = Vec::new();
+    for slot in pending(dir, plan) {
+        let run_dir = bundle::run_dir(dir, slot.index);
+        std::fs::create_dir_all(&run_dir).map_err(|source| BundleError::Io {
+            path: run_dir.clone(),
+            source,
+        })?;
+        let record = failed_record(dir, plan, &slot, reason(&slot))?;
+        let outcome = crate::harness::RunOutcome {
+            record: record.clone(),
+            steps: StepLog::default(),
+        };
+        bundle::write_run(&run_dir, &outcome, None)?;
+        failed.push(record);
+    }
+    Ok(failed)
+}
+
 /// Phase 3: computes summary.json from the bundle's files and signs the bundle.
 pub fn collect(dir: &Path, signers: &[speedcert_attest::Signer]) -> Result<Summary, CertifyError> {
     let inputs = summary::BundleInputs::read(dir)?;
@@ -336,12 +363,13 @@ pub fn stored_baseline(
         });
     }
     let inputs = summary::BundleInputs::read(record)?;
-    let times_ms: Vec<f64> = inputs
+    let ok: Vec<&RunRecord> = inputs
         .runs
         .iter()
         .filter(|r| r.role == Role::Candidate && r.status == RunStatus::Ok)
-        .map(|r| r.train_time_ms)
         .collect();
+    let times_ms: Vec<f64> = ok.iter().map(|r| r.train_time_ms).collect();
+    let val_losses: Vec<f64> = ok.iter().filter_map(|r| r.final_val_loss).collect();
     let env_bytes =
         std::fs::read(record.join(speedcert_attest::ENVELOPE_FILE)).map_err(|source| {
             BundleError::Io {
@@ -355,6 +383,7 @@ pub fn stored_baseline(
         attestation_sha256: hex::encode(sha2::Sha256::digest(&env_bytes)),
         submission: inputs.plan.submission.clone(),
         times_ms,
+        val_losses,
     })
 }
 

@@ -37,6 +37,10 @@ pub struct StoredBaseline {
     pub attestation_sha256: String,
     pub submission: String,
     pub times_ms: Vec<f64>,
+    /// The record's final validation losses, same runs as `times_ms` (nightly drift
+    /// compares losses too). Absent in plans written before nightly existed.
+    #[serde(default)]
+    pub val_losses: Vec<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

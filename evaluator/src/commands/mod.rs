@@ -6,6 +6,7 @@ pub mod certify;
 pub mod data;
 pub mod env;
 pub mod keygen;
+pub mod nightly;
 pub mod records;
 pub mod run;
 pub mod sign;

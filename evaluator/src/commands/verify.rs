@@ -128,6 +128,9 @@ pub fn recompute_statistics(bundle: &Path, predicate: &Value) -> anyhow::Result<
             format!("the signed summary disagrees with the runs: {diff}"),
         )),
     }
+    if let Some(signed) = predicate.get("drift") {
+        checks.push(recompute_drift(bundle, signed)?);
+    }
     let file = bundle.join("summary.json");
     let on_disk: Value = serde_json::from_slice(&std::fs::read(&file)?)
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
@@ -139,6 +142,39 @@ pub fn recompute_statistics(bundle: &Path, predicate: &Value) -> anyhow::Result<
         ));
     }
     Ok(checks)
+}
+
+/// A nightly bundle also signs drift.json: recompute it from the runs, the stored
+/// record sample in plan.json and record-env.json.
+fn recompute_drift(bundle: &Path, signed: &Value) -> anyhow::Result<Check> {
+    const NAME: &str = "drift";
+    let (inputs, record_env) = match crate::nightly::read_inputs(bundle) {
+        Ok(i) => i,
+        Err(e) => return Ok(Check::fail(NAME, None, format!("cannot recompute: {e}"))),
+    };
+    let recomputed = serde_json::to_value(crate::nightly::compute(&inputs, &record_env))?;
+    let file = bundle.join(crate::nightly::DRIFT_FILE);
+    let on_disk: Value = serde_json::from_slice(&std::fs::read(&file)?)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    Ok(
+        match first_difference("drift", signed, &recomputed)
+            .or_else(|| first_difference("drift", signed, &on_disk))
+        {
+            None => Check::pass(
+                NAME,
+                None,
+                format!(
+                    "recomputed nightly drift `{}` matches the signed drift.json",
+                    recomputed["verdict"].as_str().unwrap_or("?")
+                ),
+            ),
+            Some(diff) => Check::fail(
+                NAME,
+                Some("drift.json"),
+                format!("the signed drift disagrees with the runs: {diff}"),
+            ),
+        },
+    )
 }
 
 /// Relative tolerance for recomputed floating-point figures (different CPUs may round

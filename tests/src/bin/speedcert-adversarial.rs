@@ -5,7 +5,7 @@
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Int, Tensor};
 use speedcert::data::TrainStream;
-use speedcert::submission::reference::GptAdamW;
+use speedcert::submission::reference::{GptAdamW, ReferenceFastRun};
 use speedcert::submission::{
     Family, InitContext, Registry, StepReport, Submission, SubmissionError,
 };
@@ -27,6 +27,11 @@ struct PanicsInRun2Run<B: AutodiffBackend>(GptAdamW<B>, usize);
 /// diverging run would; RMSNorm and QK-norm make the reference itself hard to blow up).
 struct EmitsNan;
 struct EmitsNanRun<B: AutodiffBackend>(GptAdamW<B>);
+
+/// `reference-fast`, plus a sleep of `SPEEDCERT_TEST_STEP_SLEEP_MS` per step when that
+/// variable is set: a machine that got slower since the record, for the nightly tests.
+struct SlowsByEnv;
+struct SlowsByEnvRun<B: AutodiffBackend>(ReferenceFastRun<B>, std::time::Duration);
 
 macro_rules! family {
     ($family:ident, $run:ident, $name:literal, $desc:literal) => {
@@ -68,6 +73,13 @@ family!(
     EmitsNanRun,
     "emits-nan",
     "its loss becomes NaN at step 5"
+);
+
+family!(
+    SlowsByEnv,
+    SlowsByEnvRun,
+    "slows-by-env",
+    "reference-fast, sleeping SPEEDCERT_TEST_STEP_SLEEP_MS per step"
 );
 
 fn reference<B: AutodiffBackend>(ctx: &InitContext<'_, B>) -> GptAdamW<B> {
@@ -167,11 +179,39 @@ impl<B: AutodiffBackend> Submission<B> for EmitsNanRun<B> {
     }
 }
 
+impl<B: AutodiffBackend> Submission<B> for SlowsByEnvRun<B> {
+    fn init(ctx: &InitContext<'_, B>) -> Result<Self, SubmissionError> {
+        let ms = std::env::var("SPEEDCERT_TEST_STEP_SLEEP_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        Ok(Self(
+            ReferenceFastRun::init(ctx)?,
+            std::time::Duration::from_millis(ms),
+        ))
+    }
+    fn train_step(
+        &mut self,
+        data: &mut TrainStream<B>,
+        step: usize,
+    ) -> Result<StepReport, SubmissionError> {
+        std::thread::sleep(self.1);
+        self.0.train_step(data, step)
+    }
+    fn finished(&self, step: usize) -> bool {
+        self.0.finished(step)
+    }
+    fn logits(&self, tokens: Tensor<B::InnerBackend, 2, Int>) -> Tensor<B::InnerBackend, 3> {
+        self.0.logits(tokens)
+    }
+}
+
 fn main() -> std::process::ExitCode {
     let registry = Registry::builtin()
         .with(PeeksFuture)
         .with(FakeLoss)
         .with(PanicsInRun2)
-        .with(EmitsNan);
+        .with(EmitsNan)
+        .with(SlowsByEnv);
     speedcert::cli::main_with(registry)
 }
