@@ -48,7 +48,7 @@ pub enum ClusterError {
         script: PathBuf,
         source: std::io::Error,
     },
-    #[error("sbatch rejected {script} ({status}): {stderr:?}")]
+    #[error("sbatch rejected {script} ({status}):\n{stderr}")]
     Sbatch {
         script: PathBuf,
         status: String,
@@ -152,6 +152,33 @@ pub fn missing_run_reason(bundle: &Path, index: usize) -> String {
     } else {
         "no run.json: the run never finished (its process or job was stopped or lost) before `certify --collect`".to_owned()
     }
+}
+
+/// Array tasks of this bundle's array job (from jobs.json) that Slurm still lists as
+/// pending or running: collecting then would sign a bundle that a late run still writes
+/// into. Empty when there is no jobs.json, or squeue is absent or no longer knows the job.
+pub fn unfinished_tasks(bundle: &Path) -> Vec<String> {
+    let Ok(jobs) = bundle::read_json::<Jobs>(&log_dir(bundle).join(JOBS_FILE)) else {
+        return Vec::new();
+    };
+    let Some(array) = jobs.array_job else {
+        return Vec::new();
+    };
+    let Ok(out) = Command::new("squeue")
+        .args(["-h", "-r", "-t", "PD,R,CF,S,RQ,RS", "-o", "%i"])
+        .arg(format!("--jobs={array}"))
+        .stdin(Stdio::null())
+        .output()
+    else {
+        return Vec::new();
+    };
+    if !out.status.success() {
+        return Vec::new();
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Per-task `--time` in minutes: the explicit limit, else the run timeout plus
@@ -406,6 +433,16 @@ impl Submission<'_> {
     }
 }
 
+/// sbatch's stderr, quoted under an error line.
+fn indent(stderr: &str) -> String {
+    let lines: Vec<String> = stderr.trim().lines().map(|l| format!("  | {l}")).collect();
+    if lines.is_empty() {
+        "  | (sbatch printed nothing on stderr)".to_owned()
+    } else {
+        lines.join("\n")
+    }
+}
+
 /// `sbatch --parsable ARGS SCRIPT`: the job id, or an error quoting sbatch.
 pub fn sbatch(script: &Path, args: &[String]) -> Result<JobId, ClusterError> {
     let out = Command::new("sbatch")
@@ -423,7 +460,7 @@ pub fn sbatch(script: &Path, args: &[String]) -> Result<JobId, ClusterError> {
         return Err(ClusterError::Sbatch {
             script: script.to_owned(),
             status: out.status.to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            stderr: indent(&String::from_utf8_lossy(&out.stderr)),
         });
     }
     parse_job_id(&stdout).ok_or_else(|| ClusterError::JobId {
@@ -475,7 +512,7 @@ pub fn sbatch_wait(
         (None, _) if !status.success() => Err(ClusterError::Sbatch {
             script: script.to_owned(),
             status: status.to_string(),
-            stderr: stderr.trim().to_owned(),
+            stderr: indent(&stderr),
         }),
         (None, _) => Err(ClusterError::JobId {
             script: script.to_owned(),
@@ -484,7 +521,7 @@ pub fn sbatch_wait(
         (Some(_), None) => Err(ClusterError::Sbatch {
             script: script.to_owned(),
             status: format!("sbatch --wait {status}"),
-            stderr: stderr.trim().to_owned(),
+            stderr: indent(&stderr),
         }),
     }
 }

@@ -243,6 +243,22 @@ fn a_cancelled_array_task_is_signed_as_a_failed_run() {
     let mut c = cluster.client("scancel");
     c.arg(format!("{array}_1"));
     assert!(run(c).status.success());
+    // Collecting by hand while tasks are still queued would sign a bundle that late
+    // runs then write into: refused.
+    let mut c = cluster.speedcert();
+    c.arg("certify")
+        .arg("--collect")
+        .arg(&bundle)
+        .arg("--key")
+        .arg(&key);
+    let early = run(c);
+    assert_eq!(early.status.code(), Some(1));
+    assert!(
+        stderr(&early).contains("still has array tasks"),
+        "{}",
+        stderr(&early)
+    );
+    assert!(!bundle.join("runs/run-000/run.json").exists());
     for id in [array, collect] {
         let mut c = cluster.client("scontrol");
         c.arg("release").arg(id.to_string());

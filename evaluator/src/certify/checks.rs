@@ -186,8 +186,41 @@ pub fn all(
     out.push(identity(plan, env, runs));
 
     // environment pins.
-    out.extend(crate::envinfo::check_pins(&spec.hardware, env, plan.device));
+    out.extend(pins(track, plan, env, runs));
     out
+}
+
+/// The pins, checked against the machine each finished run reported (under Slurm that
+/// is the compute node, not the host that wrote env.json); env.json only when no run
+/// finished. A pin holds only if it held for every run.
+fn pins(track: &Track, plan: &Plan, env: &Environment, runs: &[RunRecord]) -> Vec<CheckResult> {
+    let hw = &track.spec.hardware;
+    let finished: Vec<&RunRecord> = runs.iter().filter(|r| r.status == RunStatus::Ok).collect();
+    if finished.is_empty() {
+        return crate::envinfo::check_pins(hw, env, plan.device);
+    }
+    let per_run: Vec<Vec<CheckResult>> = finished
+        .iter()
+        .map(|r| crate::envinfo::check_pins(hw, &r.env, r.device))
+        .collect();
+    per_run[0]
+        .iter()
+        .map(|first| {
+            let same: Vec<&CheckResult> = per_run
+                .iter()
+                .filter_map(|checks| checks.iter().find(|c| c.name == first.name))
+                .collect();
+            let failed: Vec<&&CheckResult> = same.iter().filter(|c| !c.passed).collect();
+            match failed.first() {
+                None => first.clone(),
+                Some(bad) => CheckResult::new(
+                    &first.name,
+                    false,
+                    format!("{} ({} of {} runs)", bad.detail, failed.len(), same.len()),
+                ),
+            }
+        })
+        .collect()
 }
 
 fn isolation(track: &Track, plan: &Plan) -> CheckResult {

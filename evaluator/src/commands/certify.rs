@@ -57,8 +57,11 @@ pub struct Args {
     /// Keys trusted for verifying `--against` (default: records/keys).
     #[arg(long)]
     pub trust: Option<PathBuf>,
-    /// Compute the summary of an existing bundle whose runs are done, and sign it.
-    #[arg(long, value_name = "BUNDLE")]
+    /// Compute the summary of an existing bundle whose runs are done, and sign it (a
+    /// planned run with no run.json is counted as failed).
+    // The Slurm options conflict here, not only through `requires = "slurm"`: clap
+    // drops a requirement that conflicts with a present argument.
+    #[arg(long, value_name = "BUNDLE", conflicts_with_all = SLURM_OPTIONS)]
     pub collect: Option<PathBuf>,
     /// Print summary.json instead of the report (with --slurm: the job ids).
     #[arg(long)]
@@ -66,11 +69,23 @@ pub struct Args {
     /// Internal, for Slurm array tasks: run planned slot K of the bundle `--out` and
     /// exit (no statistics, no signature).
     #[arg(long, value_name = "K", hide = true, requires = "out",
-          conflicts_with_all = ["collect", "slurm", "resume"])]
+          conflicts_with_all = ["collect", "resume"], conflicts_with_all = SLURM_OPTIONS)]
     pub run_slot: Option<usize>,
+    /// Boxed: it would make `Args` the one large variant of the command enum.
     #[command(flatten)]
-    pub cluster: SlurmArgs,
+    pub cluster: Box<SlurmArgs>,
 }
+
+/// Every argument of [`SlurmArgs`], by clap id.
+const SLURM_OPTIONS: [&str; 7] = [
+    "slurm",
+    "partition",
+    "gres",
+    "account",
+    "time_limit",
+    "sbatch_args",
+    "wait",
+];
 
 /// `--slurm` and the sbatch options that go with it.
 #[derive(Debug, clap::Args)]
@@ -78,7 +93,7 @@ pub struct SlurmArgs {
     /// Prepare the bundle here, then submit one Slurm array task per run and a
     /// dependent job that collects and signs (logs in <OUT>.slurm/; needs a filesystem
     /// shared with the nodes).
-    #[arg(long, conflicts_with = "collect")]
+    #[arg(long)]
     pub slurm: bool,
     /// Slurm partition for all jobs.
     #[arg(long, requires = "slurm")]
@@ -119,6 +134,14 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
         .collect::<Result<Vec<_>, _>>()?;
     if let Some(bundle) = &args.collect {
         let plan = certify::load_plan(bundle)?;
+        let unfinished = cluster::unfinished_tasks(bundle);
+        if !certify::pending(bundle, &plan).is_empty() && !unfinished.is_empty() {
+            bail!(
+                "{}: Slurm still has array tasks {} queued or running; wait for them (or scancel them) before --collect",
+                bundle.display(),
+                unfinished.join(", ")
+            );
+        }
         for r in certify::fail_missing(bundle, &plan, |s| {
             cluster::missing_run_reason(bundle, s.index)
         })? {
@@ -325,7 +348,7 @@ fn submit(
     };
     let json = args.json;
     let wait = c.wait;
-    let (jobs, status) = submission.submit(&mut |jobs| {
+    let submitted = submission.submit(&mut |jobs| {
         if !json {
             let text = submitted_text(jobs);
             // With --wait the report comes last on stdout; the ids are progress.
@@ -335,7 +358,17 @@ fn submit(
                 print!("{text}");
             }
         }
-    })?;
+    });
+    let (jobs, status) = match submitted {
+        Ok(s) => s,
+        Err(e @ cluster::ClusterError::CollectNotSubmitted { .. }) => return Err(e.into()),
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(format!(
+                "submitting {} to Slurm; the bundle is prepared: fix the cause, then rerun the same command with --resume",
+                bundle.display()
+            )));
+        }
+    };
     let Some(status) = status else {
         if json {
             println!("{}", serde_json::to_string_pretty(&jobs)?);
@@ -404,7 +437,7 @@ fn run_one_slot(bundle: &Path, index: usize) -> anyhow::Result<ExitCode> {
         .find(|s| s.index == index)
         .ok_or_else(|| {
             anyhow!(
-                "{}: plan.json has no slot {index} (it plans runs 0 to {})",
+                "{}: no slot {index} (the plan has runs 0 to {})",
                 bundle.join("plan.json").display(),
                 plan.slots.len().saturating_sub(1)
             )
