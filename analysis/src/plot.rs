@@ -46,6 +46,21 @@ pub fn iso_from_days(days: f64) -> String {
 
 type DrawResult = std::result::Result<(), String>;
 
+/// The legend every plot uses: top right, on a translucent white box.
+fn legend<'a, DB, CT>(chart: &mut ChartContext<'a, DB, CT>) -> DrawResult
+where
+    DB: DrawingBackend + 'a,
+    CT: CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(err)
+}
+
 fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
@@ -198,13 +213,7 @@ pub fn record_steps(
                         )
                         .map_err(err)?;
                 }
-                chart
-                    .configure_series_labels()
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(BLACK)
-                    .position(SeriesLabelPosition::UpperRight)
-                    .draw()
-                    .map_err(err)?;
+                legend(&mut chart)?;
             }};
         }
         if imported {
@@ -635,13 +644,7 @@ pub fn nightly(
                 .label("runs failed (no time)")
                 .legend(|(x, y)| Cross::new((x + 9, y), 6, FAILED_ORANGE.stroke_width(2)));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart)?;
         Ok(())
     })
 }

@@ -25,12 +25,6 @@ fn certify(submission: &str, key: &Path, out: &Path, extra: &[&str]) -> std::pro
     run(c)
 }
 
-fn verify(bundle: &Path, trust: &Path) -> std::process::Output {
-    let mut c = speedcert();
-    c.arg("verify").arg(bundle).arg("--trust").arg(trust);
-    run(c)
-}
-
 #[test]
 fn a_faster_submission_is_a_new_record_that_verifies_and_resumes() {
     let dir = tempfile::tempdir().unwrap();

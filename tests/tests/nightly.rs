@@ -80,9 +80,7 @@ fn a_slower_machine_raises_the_drift_alarm_and_the_next_night_runs_normally() {
     assert_eq!(drift["env_changes"].as_array().unwrap().len(), 0);
     assert_eq!(drift["runs"], 3);
     // The nightly bundle is signed, and verify recomputes its drift.
-    let mut c = speedcert();
-    c.arg("verify").arg(&bundle).arg("--trust").arg(&public);
-    let out = run(c);
+    let out = verify(&bundle, &public);
     assert_eq!(out.status.code(), Some(0));
     assert!(
         stdout(&out).contains("drift"),

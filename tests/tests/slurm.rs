@@ -116,12 +116,6 @@ fn certify(mut c: Command, key: &Path, out: &Path, extra: &[&str]) -> std::proce
     run(c)
 }
 
-fn verify(bundle: &Path, trust: &Path) -> std::process::Output {
-    let mut c = speedcert();
-    c.arg("verify").arg(bundle).arg("--trust").arg(trust);
-    run(c)
-}
-
 /// Every file under `dir`, relative to it.
 fn files(dir: &Path) -> BTreeSet<String> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<String>) {

@@ -81,3 +81,10 @@ pub fn json(path: &Path) -> serde_json::Value {
     )
     .unwrap()
 }
+
+/// `speedcert verify BUNDLE --trust KEY`.
+pub fn verify(bundle: &Path, trust: &Path) -> Output {
+    let mut c = speedcert();
+    c.arg("verify").arg(bundle).arg("--trust").arg(trust);
+    run(c)
+}
