@@ -318,6 +318,9 @@ impl Submission<'_> {
         if let Some(a) = &self.options.account {
             s += &format!("#SBATCH --account={a}\n");
         }
+        for arg in &self.options.extra {
+            s += &format!("#SBATCH {arg}\n");
+        }
         Ok(s)
     }
 
@@ -328,9 +331,6 @@ impl Submission<'_> {
         s += &format!("#SBATCH --array={}\n", array_spec(self.tasks));
         if let Some(g) = &self.options.gres {
             s += &format!("#SBATCH --gres={g}\n");
-        }
-        for arg in &self.options.extra {
-            s += &format!("#SBATCH {arg}\n");
         }
         s += "echo \"speedcert: array task $SLURM_ARRAY_TASK_ID of job $SLURM_ARRAY_JOB_ID on $(hostname)\"\n";
         s += &format!(
@@ -357,9 +357,6 @@ impl Submission<'_> {
     /// collect.sbatch: collects, computes the statistics and signs.
     pub fn collect_script(&self) -> Result<String, ClusterError> {
         let mut s = self.header("collect", "collect-%j.out", COLLECT_TIME_MIN)?;
-        for arg in &self.options.extra {
-            s += &format!("#SBATCH {arg}\n");
-        }
         s += "echo \"speedcert: collect job $SLURM_JOB_ID on $(hostname)\"\n";
         s += &format!("exec {}\n", self.collect_command());
         Ok(s)

@@ -32,6 +32,16 @@ pub enum Role {
     Baseline,
 }
 
+impl Role {
+    /// The name used in run.json, on the `--role` command line and in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Candidate => "candidate",
+            Role::Baseline => "baseline",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunStatus {

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use speedcert_stats::BootstrapConfig;
 
 use crate::bundle::{self, BundleError};
+use crate::certify::report::fmt_p;
 use crate::certify::summary::{self, BundleInputs, Summary};
 use crate::envinfo::Environment;
 use crate::harness::{Role, RunStatus};
@@ -279,7 +280,7 @@ pub fn compute(inputs: &BundleInputs, record_env: &Environment) -> Drift {
                         s.change_pct
                             .map(|c| format!("{c:+.2}%"))
                             .unwrap_or("-".into()),
-                        summary_p(s.p_two_sided),
+                        fmt_p(s.p_two_sided),
                         if s.significant { "<" } else { ">=" }
                     )
                 })
@@ -324,10 +325,6 @@ pub fn compute(inputs: &BundleInputs, record_env: &Environment) -> Drift {
         verdict,
         detail,
     }
-}
-
-fn summary_p(p: f64) -> String {
-    crate::certify::report::fmt_p(p)
 }
 
 /// Reads what drift.json is computed from.
@@ -385,7 +382,7 @@ pub fn render(drift: &Drift) -> String {
                 d.ci95_change_pct
                     .map(|[l, h]| format!(" [{l:+.2}% {h:+.2}%]"))
                     .unwrap_or_default(),
-                summary_p(d.p_two_sided),
+                fmt_p(d.p_two_sided),
                 d.tonight.n,
                 d.record.n
             );

@@ -6,23 +6,13 @@ use common::*;
 fn certify_alone(submission: &str, dir: &std::path::Path) -> serde_json::Value {
     let (key, _) = keygen(dir);
     let bundle = dir.join(submission);
-    let mut c = adversarial();
-    c.args([
-        "certify",
-        "--track",
-        &test_track(),
-        "--submission",
+    let out = certify_test_track(
+        adversarial(),
         submission,
-        "--runs",
-        "3",
-        "--baseline-runs",
-        "0",
-        "--key",
-    ])
-    .arg(&key)
-    .arg("--out")
-    .arg(&bundle);
-    let out = run(c);
+        &key,
+        &bundle,
+        &["--baseline-runs", "0"],
+    );
     assert_eq!(
         out.status.code(),
         Some(3),

@@ -7,22 +7,7 @@ use common::*;
 use std::path::Path;
 
 fn certify(submission: &str, key: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
-    let mut c = speedcert();
-    c.args([
-        "certify",
-        "--track",
-        &test_track(),
-        "--submission",
-        submission,
-        "--runs",
-        "3",
-        "--key",
-    ])
-    .arg(key)
-    .arg("--out")
-    .arg(out)
-    .args(extra);
-    run(c)
+    certify_test_track(speedcert(), submission, key, out, extra)
 }
 
 #[test]

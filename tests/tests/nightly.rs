@@ -12,21 +12,8 @@ use std::path::Path;
 fn publish_record(records: &Path, key: &Path) {
     let bundle = records.join("bundles/test-tiny-1");
     let mut c = adversarial();
-    c.args([
-        "certify",
-        "--track",
-        &test_track(),
-        "--submission",
-        "slows-by-env",
-        "--runs",
-        "3",
-        "--key",
-    ])
-    .arg(key)
-    .arg("--out")
-    .arg(&bundle)
-    .env_remove("SPEEDCERT_TEST_STEP_SLEEP_MS");
-    let out = run(c);
+    c.env_remove("SPEEDCERT_TEST_STEP_SLEEP_MS");
+    let out = certify_test_track(c, "slows-by-env", key, &bundle, &[]);
     assert_eq!(out.status.code(), Some(0), "the record must certify");
     let mut c = adversarial();
     c.args(["records", "rebuild", "--dir"]).arg(records);

@@ -96,24 +96,14 @@ impl Cluster {
     }
 }
 
-fn certify(mut c: Command, key: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
-    c.args([
-        "certify",
-        "--track",
-        &test_track(),
-        "--submission",
-        "reference",
-        "--runs",
-        "3",
-        "--baseline-runs",
-        "0",
-        "--key",
-    ])
-    .arg(key)
-    .arg("--out")
-    .arg(out)
-    .args(extra);
-    run(c)
+/// The reference, 3 runs, no baseline: 3 array tasks under --slurm.
+fn certify(c: Command, key: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let args: Vec<&str> = ["--baseline-runs", "0"]
+        .iter()
+        .chain(extra)
+        .copied()
+        .collect();
+    certify_test_track(c, "reference", key, out, &args)
 }
 
 /// Every file under `dir`, relative to it.

@@ -175,13 +175,7 @@ pub fn run_slot(
         .args(["--seed", &slot.seed.to_string()])
         .args(["--heldout-seed", &slot.heldout_seed.to_string()])
         .args(["--run-index", &slot.index.to_string()])
-        .args([
-            "--role",
-            match slot.role {
-                Role::Candidate => "candidate",
-                Role::Baseline => "baseline",
-            },
-        ])
+        .args(["--role", slot.role.as_str()])
         .args(["--device", &plan.device.to_string()])
         .arg("--out")
         .arg(&run_dir)
@@ -234,13 +228,7 @@ pub fn run_slot(
                 Ok(st) => child_exit_reason(st),
             };
             let _ = std::fs::remove_file(&run_json);
-            let record = failed_record(dir, plan, slot, reason)?;
-            let outcome = crate::harness::RunOutcome {
-                record: record.clone(),
-                steps: StepLog::default(),
-            };
-            bundle::write_run(&run_dir, &outcome, None)?;
-            record
+            write_failed(dir, plan, slot, reason)?
         }
     };
     observer.finished(slot, &record);
@@ -321,22 +309,31 @@ pub fn fail_missing(
     plan: &Plan,
     reason: impl Fn(&Slot) -> String,
 ) -> Result<Vec<RunRecord>, CertifyError> {
-    let mut failed = Vec::new();
-    for slot in pending(dir, plan) {
-        let run_dir = bundle::run_dir(dir, slot.index);
-        std::fs::create_dir_all(&run_dir).map_err(|source| BundleError::Io {
-            path: run_dir.clone(),
-            source,
-        })?;
-        let record = failed_record(dir, plan, &slot, reason(&slot))?;
-        let outcome = crate::harness::RunOutcome {
-            record: record.clone(),
-            steps: StepLog::default(),
-        };
-        bundle::write_run(&run_dir, &outcome, None)?;
-        failed.push(record);
-    }
-    Ok(failed)
+    pending(dir, plan)
+        .iter()
+        .map(|slot| write_failed(dir, plan, slot, reason(slot)))
+        .collect()
+}
+
+/// Writes a failed run.json (and an empty step log) for `slot` into its run folder.
+fn write_failed(
+    dir: &Path,
+    plan: &Plan,
+    slot: &Slot,
+    reason: String,
+) -> Result<RunRecord, CertifyError> {
+    let run_dir = bundle::run_dir(dir, slot.index);
+    std::fs::create_dir_all(&run_dir).map_err(|source| BundleError::Io {
+        path: run_dir.clone(),
+        source,
+    })?;
+    let record = failed_record(dir, plan, slot, reason)?;
+    let outcome = crate::harness::RunOutcome {
+        record: record.clone(),
+        steps: StepLog::default(),
+    };
+    bundle::write_run(&run_dir, &outcome, None)?;
+    Ok(record)
 }
 
 /// Phase 3: computes summary.json from the bundle's files and signs the bundle.

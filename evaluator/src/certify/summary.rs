@@ -194,12 +194,12 @@ pub fn compute(inputs: &BundleInputs) -> Summary {
             None => failures.push(format!(
                 "run-{:03} ({}): no run.json (never finished)",
                 slot.index,
-                role_name(slot.role)
+                slot.role.as_str()
             )),
             Some(r) if r.status == RunStatus::Failed => failures.push(format!(
                 "run-{:03} ({}): {}",
                 r.run_index,
-                role_name(r.role),
+                r.role.as_str(),
                 r.failure.as_deref().unwrap_or("failed")
             )),
             _ => {}
@@ -259,13 +259,6 @@ pub fn compute(inputs: &BundleInputs) -> Summary {
         official,
         verdict,
         verdict_detail,
-    }
-}
-
-fn role_name(r: Role) -> &'static str {
-    match r {
-        Role::Candidate => "candidate",
-        Role::Baseline => "baseline",
     }
 }
 

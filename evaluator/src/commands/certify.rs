@@ -16,7 +16,7 @@ use crate::certify::{self, Request, SlotObserver, report};
 use crate::cluster::{self, Jobs, SbatchOptions};
 use crate::commands::run::{DeviceArg, choose_device};
 use crate::envinfo::Environment;
-use crate::harness::{Role, RunEvent, RunRecord, RunStatus};
+use crate::harness::{RunEvent, RunRecord, RunStatus};
 use crate::submission::Registry;
 use crate::track::{self, Track};
 
@@ -468,7 +468,7 @@ impl SlotObserver for TaskLog {
         println!(
             "run-{:03} {} {} seed {}",
             slot.index,
-            role_name(slot.role),
+            slot.role.as_str(),
             slot.submission,
             slot.seed
         );
@@ -481,26 +481,19 @@ impl SlotObserver for TaskLog {
     }
 }
 
-fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Candidate => "candidate",
-        Role::Baseline => "baseline",
-    }
-}
-
 fn finished_line(slot: &Slot, record: &RunRecord) -> String {
     match record.status {
         RunStatus::Ok => format!(
             "run-{:03} {:<9} {:>9.3} s  val loss {:.4}",
             slot.index,
-            role_name(slot.role),
+            slot.role.as_str(),
             record.train_time_ms / 1e3,
             record.final_val_loss.unwrap_or(f64::NAN)
         ),
         RunStatus::Failed => format!(
             "run-{:03} {:<9} FAILED: {}",
             slot.index,
-            role_name(slot.role),
+            slot.role.as_str(),
             record.failure.as_deref().unwrap_or("unknown")
         ),
     }
@@ -549,12 +542,9 @@ impl Progress {
 impl SlotObserver for Progress {
     fn started(&self, slot: &Slot) {
         self.current.set_prefix(format!(
-            "run-{:03} {} {}",
+            "run-{:03} {:<9} {}",
             slot.index,
-            match slot.role {
-                Role::Candidate => "candidate",
-                Role::Baseline => "baseline ",
-            },
+            slot.role.as_str(),
             slot.submission
         ));
         self.current.set_position(0);

@@ -157,7 +157,6 @@ fn select(args: &Args) -> anyhow::Result<Vec<Selected>> {
     } else {
         args.tracks.clone()
     };
-    names.dedup();
     names.sort();
     names.dedup();
     if names.is_empty() {

@@ -111,70 +111,87 @@ pub fn recompute_statistics(bundle: &Path, predicate: &Value) -> anyhow::Result<
         }
     };
     let recomputed = serde_json::to_value(crate::certify::summary::compute(&inputs))?;
-    let mut checks = Vec::new();
-    match first_difference("summary", signed, &recomputed) {
-        None => checks.push(Check::pass(
-            NAME,
-            None,
-            format!(
-                "recomputed from {} runs: verdict `{}` and every figure match the signed summary",
-                inputs.runs.len(),
-                recomputed["verdict"].as_str().unwrap_or("?")
-            ),
-        )),
-        Some(diff) => checks.push(Check::fail(
-            NAME,
-            None,
-            format!("the signed summary disagrees with the runs: {diff}"),
-        )),
-    }
+    let agreed = format!(
+        "recomputed from {} runs: verdict `{}` and every figure match the signed summary",
+        inputs.runs.len(),
+        recomputed["verdict"].as_str().unwrap_or("?")
+    );
+    let mut checks = against_signed(
+        NAME,
+        "summary",
+        bundle,
+        "summary.json",
+        signed,
+        &recomputed,
+        agreed,
+    )?;
     if let Some(signed) = predicate.get("drift") {
-        checks.push(recompute_drift(bundle, signed)?);
-    }
-    let file = bundle.join("summary.json");
-    let on_disk: Value = serde_json::from_slice(&std::fs::read(&file)?)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-    if let Some(diff) = first_difference("summary", signed, &on_disk) {
-        checks.push(Check::fail(
-            NAME,
-            Some("summary.json"),
-            format!("summary.json differs from the signed summary: {diff}"),
-        ));
+        checks.extend(recompute_drift(bundle, signed)?);
     }
     Ok(checks)
 }
 
 /// A nightly bundle also signs drift.json: recompute it from the runs, the stored
 /// record sample in plan.json and record-env.json.
-fn recompute_drift(bundle: &Path, signed: &Value) -> anyhow::Result<Check> {
+fn recompute_drift(bundle: &Path, signed: &Value) -> anyhow::Result<Vec<Check>> {
     const NAME: &str = "drift";
     let (inputs, record_env) = match crate::nightly::read_inputs(bundle) {
         Ok(i) => i,
-        Err(e) => return Ok(Check::fail(NAME, None, format!("cannot recompute: {e}"))),
-    };
-    let recomputed = serde_json::to_value(crate::nightly::compute(&inputs, &record_env))?;
-    let file = bundle.join(crate::nightly::DRIFT_FILE);
-    let on_disk: Value = serde_json::from_slice(&std::fs::read(&file)?)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-    Ok(
-        match first_difference("drift", signed, &recomputed)
-            .or_else(|| first_difference("drift", signed, &on_disk))
-        {
-            None => Check::pass(
+        Err(e) => {
+            return Ok(vec![Check::fail(
                 NAME,
                 None,
-                format!(
-                    "recomputed nightly drift `{}` matches the signed drift.json",
-                    recomputed["verdict"].as_str().unwrap_or("?")
-                ),
-            ),
-            Some(diff) => Check::fail(
-                NAME,
-                Some("drift.json"),
-                format!("the signed drift disagrees with the runs: {diff}"),
-            ),
-        },
+                format!("cannot recompute: {e}"),
+            )]);
+        }
+    };
+    let recomputed = serde_json::to_value(crate::nightly::compute(&inputs, &record_env))?;
+    let agreed = format!(
+        "recomputed nightly drift `{}` matches the signed drift",
+        recomputed["verdict"].as_str().unwrap_or("?")
+    );
+    against_signed(
+        NAME,
+        "drift",
+        bundle,
+        crate::nightly::DRIFT_FILE,
+        signed,
+        &recomputed,
+        agreed,
     )
+}
+
+/// One signed part of the predicate (`key`) against its recomputation from the runs,
+/// then against the file it was written to (`file`): a pass saying `agreed`, or a
+/// fail naming the first difference.
+fn against_signed(
+    name: &str,
+    key: &str,
+    bundle: &Path,
+    file: &str,
+    signed: &Value,
+    recomputed: &Value,
+    agreed: String,
+) -> anyhow::Result<Vec<Check>> {
+    let mut checks = vec![match first_difference(key, signed, recomputed) {
+        None => Check::pass(name, None, agreed),
+        Some(diff) => Check::fail(
+            name,
+            None,
+            format!("the signed {key} disagrees with the runs: {diff}"),
+        ),
+    }];
+    let path = bundle.join(file);
+    let on_disk: Value = serde_json::from_slice(&std::fs::read(&path)?)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    if let Some(diff) = first_difference(key, signed, &on_disk) {
+        checks.push(Check::fail(
+            name,
+            Some(file),
+            format!("{file} differs from the signed {key}: {diff}"),
+        ));
+    }
+    Ok(checks)
 }
 
 /// Relative tolerance for recomputed floating-point figures (different CPUs may round

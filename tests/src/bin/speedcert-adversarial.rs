@@ -82,6 +82,19 @@ family!(
     "reference-fast, sleeping SPEEDCERT_TEST_STEP_SLEEP_MS per step"
 );
 
+/// `finished` and `logits` as the wrapped submission (`self.0`) has them: these
+/// submissions differ from it only in `init` and `train_step`.
+macro_rules! delegate_to_inner {
+    () => {
+        fn finished(&self, step: usize) -> bool {
+            self.0.finished(step)
+        }
+        fn logits(&self, tokens: Tensor<B::InnerBackend, 2, Int>) -> Tensor<B::InnerBackend, 3> {
+            self.0.logits(tokens)
+        }
+    };
+}
+
 fn reference<B: AutodiffBackend>(ctx: &InitContext<'_, B>) -> GptAdamW<B> {
     GptAdamW::new(ctx, ctx.track.reference.clone())
 }
@@ -126,12 +139,7 @@ impl<B: AutodiffBackend> Submission<B> for FakeLossRun<B> {
         r.train_loss = Some(0.0);
         Ok(r)
     }
-    fn finished(&self, step: usize) -> bool {
-        self.0.finished(step)
-    }
-    fn logits(&self, tokens: Tensor<B::InnerBackend, 2, Int>) -> Tensor<B::InnerBackend, 3> {
-        self.0.logits(tokens)
-    }
+    delegate_to_inner!();
 }
 
 impl<B: AutodiffBackend> Submission<B> for PanicsInRun2Run<B> {
@@ -148,12 +156,7 @@ impl<B: AutodiffBackend> Submission<B> for PanicsInRun2Run<B> {
         }
         self.0.step(data, step)
     }
-    fn finished(&self, step: usize) -> bool {
-        self.0.finished(step)
-    }
-    fn logits(&self, tokens: Tensor<B::InnerBackend, 2, Int>) -> Tensor<B::InnerBackend, 3> {
-        self.0.logits(tokens)
-    }
+    delegate_to_inner!();
 }
 
 impl<B: AutodiffBackend> Submission<B> for EmitsNanRun<B> {
@@ -171,12 +174,7 @@ impl<B: AutodiffBackend> Submission<B> for EmitsNanRun<B> {
         }
         Ok(r)
     }
-    fn finished(&self, step: usize) -> bool {
-        self.0.finished(step)
-    }
-    fn logits(&self, tokens: Tensor<B::InnerBackend, 2, Int>) -> Tensor<B::InnerBackend, 3> {
-        self.0.logits(tokens)
-    }
+    delegate_to_inner!();
 }
 
 impl<B: AutodiffBackend> Submission<B> for SlowsByEnvRun<B> {
@@ -198,12 +196,7 @@ impl<B: AutodiffBackend> Submission<B> for SlowsByEnvRun<B> {
         std::thread::sleep(self.1);
         self.0.train_step(data, step)
     }
-    fn finished(&self, step: usize) -> bool {
-        self.0.finished(step)
-    }
-    fn logits(&self, tokens: Tensor<B::InnerBackend, 2, Int>) -> Tensor<B::InnerBackend, 3> {
-        self.0.logits(tokens)
-    }
+    delegate_to_inner!();
 }
 
 fn main() -> std::process::ExitCode {

@@ -82,6 +82,32 @@ pub fn json(path: &Path) -> serde_json::Value {
     .unwrap()
 }
 
+/// `CMD certify` of `submission` on the test track, 3 candidate runs, signed with
+/// `key`, into `out`, plus `extra` arguments.
+pub fn certify_test_track(
+    mut c: Command,
+    submission: &str,
+    key: &Path,
+    out: &Path,
+    extra: &[&str],
+) -> Output {
+    c.args([
+        "certify",
+        "--track",
+        &test_track(),
+        "--submission",
+        submission,
+        "--runs",
+        "3",
+        "--key",
+    ])
+    .arg(key)
+    .arg("--out")
+    .arg(out)
+    .args(extra);
+    run(c)
+}
+
 /// `speedcert verify BUNDLE --trust KEY`.
 pub fn verify(bundle: &Path, trust: &Path) -> Output {
     let mut c = speedcert();
