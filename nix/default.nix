@@ -68,9 +68,25 @@ let
     '';
   };
 
+  # crane's dependency builds stub out the sources of every crate in the tree, vendor/ included;
+  # but the patched crates there are dependencies (cubecl-macros is the proc macro burn's
+  # kernels need), so the dummy source gets them back whole. Only vendor/ goes in, so editing
+  # our own sources still reuses the dependency artifacts.
+  vendored = lib.fileset.toSource {
+    inherit root;
+    fileset = root + "/vendor";
+  };
+  depsArgs = lib.optionalAttrs (builtins.pathExists (root + "/vendor")) {
+    extraDummyScript = ''
+      rm -rf $out/vendor
+      cp -r --no-preserve=mode,ownership ${vendored}/vendor $out/vendor
+    '';
+  };
+
   # Dependencies of the binary, built once and reused (crane's dummy-source trick).
   cargoArtifacts = craneLib.buildDepsOnly (
     commonArgs
+    // depsArgs
     // {
       pname = "speedcert-deps";
       cargoExtraArgs = "--locked --package speedcert";
@@ -80,6 +96,7 @@ let
   # Dependencies of the whole workspace, for tests and clippy.
   workspaceArtifacts = craneLib.buildDepsOnly (
     commonArgs
+    // depsArgs
     // {
       pname = "speedcert-workspace-deps";
       cargoExtraArgs = "--locked --workspace";

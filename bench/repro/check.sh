@@ -13,6 +13,7 @@
 #     depends on whether nvcc is installed) to the flake's CUDA 13.0.
 #
 # Usage: bench/repro/check.sh [--src DIR] [--work DIR] [--targets DIR] [--jobs N] [--keep]
+#                              [--clean] [--parallel]
 #   --src DIR      the tree to build (default: this checkout), e.g. a copy with a [patch]
 #   --work DIR     where the two source copies go: DIR/repro-a/src, DIR/repro-b/src
 #                  (default /tmp)
@@ -20,6 +21,10 @@
 #                  (default /work/targets if it exists, else $TMPDIR)
 #   --jobs N       cargo -j (default: cargo's)
 #   --keep         keep the source copies (target dirs are always kept, for incremental reruns)
+#   --clean        empty both target dirs first: a cold build each, so every rlib compared at
+#                  the end comes from this run (a warm dir mixes rlibs of earlier builds)
+#   --parallel     run the two builds at the same time (keeps 2 cores busy through the long
+#                  single-crate stretches; logs in TARGETS/repro-{a,b}.log)
 # Environment passed through: CARGO_HOME, CARGO_NET_OFFLINE, RUSTFLAGS (prepended),
 # SOURCE_DATE_EPOCH (default 315532800, as Nix), SPEEDCERT_GIT_REV, CUDARC_CUDA_VERSION.
 # Exit status: 0 identical, 1 different or failed, 2 bad usage.
@@ -32,6 +37,8 @@ work=/tmp
 if [[ -d /work/targets ]]; then targets=/work/targets; else targets="${TMPDIR:-/tmp}"; fi
 jobs=()
 keep=0
+clean=0
+parallel=0
 while (($#)); do
   case "$1" in
     --src) repo="$(cd "$2" && pwd)"; shift 2 ;;
@@ -39,7 +46,9 @@ while (($#)); do
     --targets) targets="$2"; shift 2 ;;
     --jobs) jobs=(-j "$2"); shift 2 ;;
     --keep) keep=1; shift ;;
-    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
+    --clean) clean=1; shift ;;
+    --parallel) parallel=1; shift ;;
+    -h | --help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -69,6 +78,7 @@ copy_tree() { # src dst
 
 build() { # name
   local name="$1" src="$work/$1/src" target="$targets/$1"
+  [[ $clean == 1 ]] && rm -rf "${target:?}"
   mkdir -p "$target"
   local flags="--remap-path-prefix=$src=/build/speedcert --remap-path-prefix=$target=/build/target"
   flags="$flags --remap-path-prefix=$cargo_home=/cargo"
@@ -87,12 +97,29 @@ echo "== $(date -u +%Y-%m-%dT%H:%M:%SZ) repro check of $repo" >&2
 echo "== rustc: $(rustc -vV | tr '\n' ' ')" >&2
 echo "== SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH SPEEDCERT_GIT_REV=$SPEEDCERT_GIT_REV CUDARC_CUDA_VERSION=$CUDARC_CUDA_VERSION" >&2
 
+# rlibs written after this are this run's (see the comparison at the end).
+mkdir -p "$targets"
+marker="$targets/.repro-run-start"
+touch "$marker"
+
 # Both copies are taken before either build, from one snapshot, so edits made to the checkout
 # while the builds run cannot make them differ.
 copy_tree "$repo" "$work/repro-a/src"
 copy_tree "$work/repro-a/src" "$work/repro-b/src"
-build repro-a
-build repro-b
+if [[ $parallel == 1 ]]; then
+  build repro-a 2> "$targets/repro-a.log" &
+  pid_a=$!
+  build repro-b 2> "$targets/repro-b.log" &
+  pid_b=$!
+  status=0
+  wait "$pid_a" || status=$?
+  wait "$pid_b" || status=$?
+  tail -n 3 "$targets/repro-a.log" "$targets/repro-b.log" >&2
+  ((status == 0)) || { echo "RESULT failed: a build failed (see the logs above)"; exit 1; }
+else
+  build repro-a
+  build repro-b
+fi
 
 a="$targets/repro-a/release/speedcert"
 b="$targets/repro-b/release/speedcert"
@@ -105,6 +132,19 @@ if [[ "$sha_a" == "$sha_b" ]]; then
   exit 0
 fi
 echo "RESULT different: $(cmp -l "$a" "$b" | wc -l) bytes differ; first: $(cmp "$a" "$b" || true)"
+# Which crates differ, oldest first: the first one built is where the nondeterminism enters
+# (every crate that depends on it differs through its crate hash). Only rlibs this run wrote
+# are compared (a warm dir also holds rlibs of earlier builds); after --clean that is all.
+echo "rlibs written by this run that differ (oldest first in repro-b):"
+for rlib in $(ls -tr "$targets/repro-b/release/deps/"*.rlib); do
+  [[ $rlib -nt $marker ]] || continue
+  other="$targets/repro-a/release/deps/$(basename "$rlib")"
+  if [[ ! -f $other ]]; then
+    echo "  only in repro-b: $(basename "$rlib")"
+  elif ! cmp -s "$rlib" "$other"; then
+    echo "  differs: $(basename "$rlib")"
+  fi
+done
 echo "hint: diffoscope $a $b; or grep both for /tmp, /work, /root, $HOME paths with strings(1)" >&2
 exit 1
 }

@@ -321,6 +321,7 @@ fn flake_keeps_its_hermeticity_promises() {
         "SPEEDCERT_GIT_REV",       // provenance handed to evaluator/build.rs
         "SPEEDCERT_SOURCE_NAR_HASH",
         "buildLayeredImage", // OCI image
+        "extraDummyScript",  // vendor/ patched crates survive crane's dependency stubbing
     ] {
         assert!(text.contains(needle), "flake no longer mentions {needle}");
     }
@@ -328,5 +329,53 @@ fn flake_keeps_its_hermeticity_promises() {
     assert!(
         toolchain.contains("channel = \"1."),
         "rust-toolchain.toml must pin an exact Rust release, not a moving channel"
+    );
+}
+
+/// The reproducibility patch in vendor/ (vendor/README.md) must be what the build uses: when a
+/// burn upgrade moves cubecl-macros to another version, cargo only warns that the patch is
+/// unused and the nondeterministic crates.io copy comes back. This makes that a failure.
+#[test]
+fn cubecl_macros_patch_is_in_use() {
+    let root = repo_root();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let out = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .current_dir(&root)
+        .output()
+        .expect("run cargo metadata");
+    assert!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let metadata: Value = serde_json::from_slice(&out.stdout).expect("cargo metadata JSON");
+    let used: Vec<&Value> = metadata["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .filter(|p| p["name"] == "cubecl-macros")
+        .collect();
+    assert_eq!(used.len(), 1, "expected one cubecl-macros, got {used:?}");
+    let package = used[0];
+    assert!(
+        package["source"].is_null(),
+        "cubecl-macros {} comes from {} instead of vendor/cubecl-macros: update the vendored \
+         copy and its patch (vendor/README.md) or drop them if upstream is fixed",
+        package["version"],
+        package["source"]
+    );
+    let manifest = PathBuf::from(package["manifest_path"].as_str().expect("manifest_path"));
+    assert_eq!(
+        manifest.canonicalize().unwrap(),
+        root.join("vendor/cubecl-macros/Cargo.toml")
+            .canonicalize()
+            .unwrap()
+    );
+    let kernel = std::fs::read_to_string(root.join("vendor/cubecl-macros/src/parse/kernel.rs"))
+        .expect("read the vendored kernel parser");
+    assert!(
+        kernel.contains("fn ordered(") && !kernel.contains("in self.map.iter()"),
+        "vendor/cubecl-macros no longer carries the ordered-iteration patch"
     );
 }
