@@ -160,8 +160,18 @@ impl Launch {
             .comptime_params()
             .map(|param| &param.ty)
             .collect_type_params_cloned(&Purpose::Declare.into(), &declared_type_params);
-        let lifetimes: Vec<_> = declared_lifetimes.difference(&used_lifetimes).collect();
-        let type_params: Vec<_> = declared_type_params.difference(&used_type_params).collect();
+        // speedcert patch: declaration order, not `HashSet::difference` order (random per
+        // compiler process), so the generated `PhantomData` tuple is the same in every build.
+        let lifetimes: Vec<_> = generics
+            .lifetimes()
+            .map(|param| &param.lifetime)
+            .filter(|lifetime| !used_lifetimes.contains(*lifetime))
+            .collect();
+        let type_params: Vec<_> = generics
+            .type_params()
+            .map(|param| &param.ident)
+            .filter(|ident| !used_type_params.contains(*ident))
+            .collect();
 
         (!lifetimes.is_empty() || !type_params.is_empty())
             .then(|| quote![__ty: ::core::marker::PhantomData<(#(#lifetimes,)* #(#type_params),*)>])
