@@ -70,6 +70,13 @@ pub fn run_dir(bundle: &Path, index: usize) -> PathBuf {
     bundle.join("runs").join(format!("run-{index:03}"))
 }
 
+/// Creates run `index`'s folder (and `runs/`) and returns its path.
+pub fn create_run_dir(bundle: &Path, index: usize) -> Result<PathBuf, BundleError> {
+    let dir = run_dir(bundle, index);
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    Ok(dir)
+}
+
 /// Writes a run's files; run.json goes last, so its presence marks a finished run.
 pub fn write_run(
     dir: &Path,

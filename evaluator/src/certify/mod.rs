@@ -151,11 +151,7 @@ pub fn run_slot(
     timeout: Duration,
     observer: &dyn SlotObserver,
 ) -> Result<RunRecord, CertifyError> {
-    let run_dir = bundle::run_dir(dir, slot.index);
-    std::fs::create_dir_all(&run_dir).map_err(|source| BundleError::Io {
-        path: run_dir.clone(),
-        source,
-    })?;
+    let run_dir = bundle::create_run_dir(dir, slot.index)?;
     let stderr_path = run_dir.join("stderr.log");
     let stderr = std::fs::File::create(&stderr_path).map_err(|source| BundleError::Io {
         path: stderr_path.clone(),
@@ -322,11 +318,7 @@ fn write_failed(
     slot: &Slot,
     reason: String,
 ) -> Result<RunRecord, CertifyError> {
-    let run_dir = bundle::run_dir(dir, slot.index);
-    std::fs::create_dir_all(&run_dir).map_err(|source| BundleError::Io {
-        path: run_dir.clone(),
-        source,
-    })?;
+    let run_dir = bundle::create_run_dir(dir, slot.index)?;
     let record = failed_record(dir, plan, slot, reason)?;
     let outcome = crate::harness::RunOutcome {
         record: record.clone(),

@@ -102,13 +102,7 @@ pub fn recompute_statistics(bundle: &Path, predicate: &Value) -> anyhow::Result<
     };
     let inputs = match crate::certify::summary::BundleInputs::read(bundle) {
         Ok(i) => i,
-        Err(e) => {
-            return Ok(vec![Check::fail(
-                NAME,
-                None,
-                format!("cannot recompute: {e}"),
-            )]);
-        }
+        Err(e) => return Ok(cannot_recompute(NAME, e)),
     };
     let recomputed = serde_json::to_value(crate::certify::summary::compute(&inputs))?;
     let agreed = format!(
@@ -131,19 +125,22 @@ pub fn recompute_statistics(bundle: &Path, predicate: &Value) -> anyhow::Result<
     Ok(checks)
 }
 
+/// The one check a recomputation reports when the bundle's inputs to it cannot be read.
+fn cannot_recompute(name: &str, error: impl std::fmt::Display) -> Vec<Check> {
+    vec![Check::fail(
+        name,
+        None,
+        format!("cannot recompute: {error}"),
+    )]
+}
+
 /// A nightly bundle also signs drift.json: recompute it from the runs, the stored
 /// record sample in plan.json and record-env.json.
 fn recompute_drift(bundle: &Path, signed: &Value) -> anyhow::Result<Vec<Check>> {
     const NAME: &str = "drift";
     let (inputs, record_env) = match crate::nightly::read_inputs(bundle) {
         Ok(i) => i,
-        Err(e) => {
-            return Ok(vec![Check::fail(
-                NAME,
-                None,
-                format!("cannot recompute: {e}"),
-            )]);
-        }
+        Err(e) => return Ok(cannot_recompute(NAME, e)),
     };
     let recomputed = serde_json::to_value(crate::nightly::compute(&inputs, &record_env))?;
     let agreed = format!(
