@@ -210,24 +210,15 @@ fn flake_lock_pins_every_input() {
 /// flake.nix's `inputs`, evaluated by Nix (no fetching: only the attribute set is read).
 fn flake_inputs() -> Option<BTreeMap<String, Value>> {
     nix_instantiate_available()?;
-    let out = Command::new("nix-instantiate")
-        .current_dir(repo_root())
-        .args(NO_STORE)
-        .args([
-            "--eval",
-            "--strict",
-            "--json",
-            "-E",
-            "(import ./flake.nix).inputs",
-        ])
-        .output()
-        .expect("run nix-instantiate");
-    assert!(
-        out.status.success(),
-        "evaluating flake.nix inputs failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let value: Value = serde_json::from_slice(&out.stdout).expect("inputs as JSON");
+    let mut command = Command::new("nix-instantiate");
+    command.current_dir(repo_root()).args(NO_STORE).args([
+        "--eval",
+        "--strict",
+        "--json",
+        "-E",
+        "(import ./flake.nix).inputs",
+    ]);
+    let value = json_output(command, "evaluating flake.nix inputs");
     Some(
         value
             .as_object()
@@ -236,6 +227,20 @@ fn flake_inputs() -> Option<BTreeMap<String, Value>> {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
     )
+}
+
+/// Runs `command`, which must succeed, and parses its standard output as JSON; `what` names
+/// it in the failure messages.
+fn json_output(mut command: Command, what: &str) -> Value {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{what}: not JSON: {e}"))
 }
 
 /// `github:Owner/repo[/ref]` as (owner, repo, ref).
@@ -339,17 +344,11 @@ fn flake_keeps_its_hermeticity_promises() {
 fn cubecl_macros_patch_is_in_use() {
     let root = repo_root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let out = Command::new(cargo)
+    let mut command = Command::new(cargo);
+    command
         .args(["metadata", "--format-version", "1", "--locked", "--offline"])
-        .current_dir(&root)
-        .output()
-        .expect("run cargo metadata");
-    assert!(
-        out.status.success(),
-        "cargo metadata failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let metadata: Value = serde_json::from_slice(&out.stdout).expect("cargo metadata JSON");
+        .current_dir(&root);
+    let metadata = json_output(command, "cargo metadata");
     let used: Vec<&Value> = metadata["packages"]
         .as_array()
         .expect("packages")
