@@ -21,7 +21,8 @@ pub enum BundleError {
     Format { path: PathBuf, message: String },
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
+/// The `map_err` for an I/O failure on `path`, so every message names the file.
+pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
     move |source| BundleError::Io {
         path: path.to_owned(),
         source,

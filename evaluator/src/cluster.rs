@@ -371,10 +371,7 @@ impl Submission<'_> {
     ) -> Result<(Jobs, Option<i32>), ClusterError> {
         check_extra(&self.options.extra)?;
         let logs = self.logs();
-        std::fs::create_dir_all(&logs).map_err(|source| BundleError::Io {
-            path: logs.clone(),
-            source,
-        })?;
+        std::fs::create_dir_all(&logs).map_err(bundle::io(&logs))?;
         let collect_path = logs.join(COLLECT_SCRIPT);
         let collect_text = self.collect_script()?;
         let array = if self.tasks.is_empty() {

@@ -110,10 +110,7 @@ pub fn prepare(
             req.baseline_runs,
         ),
     };
-    std::fs::create_dir_all(dir.join("runs")).map_err(|source| BundleError::Io {
-        path: dir.to_owned(),
-        source,
-    })?;
+    std::fs::create_dir_all(dir.join("runs")).map_err(bundle::io(dir))?;
     bundle::write_atomic(&dir.join("track.toml"), req.track.source_text.as_bytes())?;
     bundle::write_json(&dir.join("env.json"), env)?;
     bundle::write_json(&dir.join("plan.json"), &plan)?;
@@ -153,14 +150,8 @@ pub fn run_slot(
 ) -> Result<RunRecord, CertifyError> {
     let run_dir = bundle::create_run_dir(dir, slot.index)?;
     let stderr_path = run_dir.join("stderr.log");
-    let stderr = std::fs::File::create(&stderr_path).map_err(|source| BundleError::Io {
-        path: stderr_path.clone(),
-        source,
-    })?;
-    let exe = std::env::current_exe().map_err(|source| BundleError::Io {
-        path: PathBuf::from("<current executable>"),
-        source,
-    })?;
+    let stderr = std::fs::File::create(&stderr_path).map_err(bundle::io(&stderr_path))?;
+    let exe = std::env::current_exe().map_err(bundle::io(Path::new("<current executable>")))?;
     observer.started(slot);
     let started = Instant::now();
     let mut child = Command::new(exe)
@@ -180,10 +171,7 @@ pub fn run_slot(
         .stdout(Stdio::piped())
         .stderr(stderr)
         .spawn()
-        .map_err(|source| BundleError::Io {
-            path: run_dir.clone(),
-            source,
-        })?;
+        .map_err(bundle::io(&run_dir))?;
     let stdout = child.stdout.take().expect("piped stdout");
     let (tx, rx) = std::sync::mpsc::channel::<RunEvent>();
     let reader = std::thread::spawn(move || {
@@ -359,13 +347,8 @@ pub fn stored_baseline(
         .collect();
     let times_ms: Vec<f64> = ok.iter().map(|r| r.train_time_ms).collect();
     let val_losses: Vec<f64> = ok.iter().filter_map(|r| r.final_val_loss).collect();
-    let env_bytes =
-        std::fs::read(record.join(speedcert_attest::ENVELOPE_FILE)).map_err(|source| {
-            BundleError::Io {
-                path: record.join(speedcert_attest::ENVELOPE_FILE),
-                source,
-            }
-        })?;
+    let envelope = record.join(speedcert_attest::ENVELOPE_FILE);
+    let env_bytes = std::fs::read(&envelope).map_err(bundle::io(&envelope))?;
     use sha2::Digest;
     Ok(StoredBaseline {
         bundle: record.display().to_string(),
