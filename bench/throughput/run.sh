@@ -6,6 +6,8 @@
 # Needs, in the repository root of the device machine:
 #   .gpu/throughput(.gz)   release build of evaluator/examples/throughput.rs
 #   .gpu/speedcert(.gz)    release build of the speedcert binary (optional: env + pin check)
+#   .gpu/parity(.gz)       release build of evaluator/examples/parity.rs (optional: numerical
+#                          parity of burn and PyTorch on the device, f32 and bf16)
 # and python3 with torch (the device image has it). Everything is bounded by BUDGET_S so
 # the call ends inside the device tool's 600 s limit; stages left out for time are listed.
 #
@@ -26,7 +28,7 @@ BATCHES=${BATCHES:-8,16,32}
 SEQ=${SEQ:-1024}
 DEVICE=${DEVICE:-cuda}
 SHAPE=${SHAPE:-}
-STAGES=${STAGES:-burn-bf16,torch-bf16,torch-compile,burn-f32,torch-f32}
+STAGES=${STAGES:-parity,burn-bf16,torch-bf16,torch-compile,burn-f32,torch-f32}
 export PYTHONUNBUFFERED=1
 
 mkdir -p "$OUT"
@@ -52,6 +54,7 @@ unpack() { # NAME -> path of an executable copy, or empty
 }
 THROUGHPUT=$(unpack throughput)
 SPEEDCERT=$(unpack speedcert)
+PARITY=$(unpack parity)
 
 elapsed() { echo $(($(date +%s) - start)); }
 wanted() { case ",$STAGES," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
@@ -83,6 +86,18 @@ if [ -n "$SPEEDCERT" ]; then
   "$SPEEDCERT" env --check synthetic-gpt2-1xh100 2>&1 | tee -a "$log"
 else
   say "no $BIN/speedcert(.gz): skipping speedcert env"
+fi
+
+# Parity first (seconds): the columns below compare only if both sides compute the same thing.
+# f32 should agree to ~1e-6 as on CPU unless a kernel computes in TF32; burn's bf16 is pure
+# bf16 and PyTorch's autocast keeps f32 master weights, so bf16 is reported, not judged.
+if [ -n "$PARITY" ]; then
+  stage parity 60 python3 bench/throughput/parity.py --burn-bin "$PARITY" --device "$DEVICE" \
+    --precision f32 --tol 1e-3 --out "$OUT/parity-f32.json"
+  stage parity 60 python3 bench/throughput/parity.py --burn-bin "$PARITY" --device "$DEVICE" \
+    --precision bf16 --tol 5e-2 --out "$OUT/parity-bf16.json"
+else
+  say "no $BIN/parity(.gz): skipping the parity check"
 fi
 
 # shellcheck disable=SC2206 # SHAPE is a list of flags

@@ -133,7 +133,8 @@ def build(torch, shape, seq_len):
             for block in self.blocks:
                 x = block(x, self.rope)
             logits = self.head(rms_norm(x))
-            return F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.view(-1))
+            # targets is a strided slice of the step's token buffer: reshape, not view.
+            return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1))
 
     return Gpt(**shape)
 

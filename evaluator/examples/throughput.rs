@@ -17,11 +17,13 @@
 //! It runs on CPU too (`--device cpu`, with a small `--layers/--d-model/...`), so it is
 //! tested without a GPU. bench/throughput/run.sh drives it next to the PyTorch reference.
 
+mod common;
+
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use clap::Parser;
 use serde::Serialize;
@@ -30,7 +32,7 @@ use speedcert::data::{TokenSource, TrainStream};
 use speedcert::envinfo::Environment;
 use speedcert::model::GptConfig;
 use speedcert::submission::InitContext;
-use speedcert::submission::reference::{GptAdamW, learning_rate};
+use speedcert::submission::reference::{GptAdamW, adamw, learning_rate};
 use speedcert::telemetry::gpu::{GpuSampler, NvmlSource, SAMPLE_INTERVAL};
 use speedcert::track::{DeviceKind, Precision, Track, TrackSpec};
 
@@ -39,20 +41,13 @@ const TRACK: &str = include_str!("../../records/tracks/synthetic-gpt2-1xh100.tom
 /// H100 SXM dense bf16 tensor-core peak, TFLOP/s (the speedrun's MFU reference).
 const H100_BF16_DENSE_TFLOPS: f64 = 989.0;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
-enum DeviceArg {
-    Cpu,
-    Cuda,
-}
-
 #[derive(Debug, Parser)]
 #[command(about = "Times the reference GPT + AdamW training step (tokens/s, MFU, peak memory)")]
 struct Args {
-    #[arg(long, value_enum, default_value_t = DeviceArg::Cuda)]
-    device: DeviceArg,
+    #[arg(long, value_enum, default_value_t = DeviceKind::Cuda)]
+    device: DeviceKind,
     /// Comma-separated: f32, bf16 (CPU computes in f32 whatever is asked).
-    #[arg(long, value_delimiter = ',', default_value = "bf16", value_parser = parse_precision)]
+    #[arg(long, value_delimiter = ',', default_value = "bf16", value_enum)]
     precision: Vec<Precision>,
     /// Comma-separated batch sizes (sequences per step).
     #[arg(long, value_delimiter = ',', default_value = "8,16,32")]
@@ -90,14 +85,6 @@ struct Args {
     out: Option<PathBuf>,
 }
 
-fn parse_precision(s: &str) -> Result<Precision, String> {
-    match s {
-        "f32" => Ok(Precision::F32),
-        "bf16" => Ok(Precision::Bf16),
-        _ => Err(format!("precision must be f32 or bf16, got {s}")),
-    }
-}
-
 /// One configuration's measurement. The same fields as torch_ref.py's rows.
 #[derive(Debug, Serialize)]
 struct Row {
@@ -105,7 +92,7 @@ struct Row {
     /// `bf16` or `f32` (what was asked; `computed_in` says what ran).
     mode: String,
     computed_in: Precision,
-    device: DeviceArg,
+    device: DeviceKind,
     batch: usize,
     seq: usize,
     steps: usize,
@@ -257,12 +244,7 @@ fn time_phases<B: AutodiffBackend>(
     B::seed(device, seed);
     let r = &spec.reference;
     let mut model = GptConfig::from(&spec.model).init::<B>(device);
-    let mut optim = AdamWConfig::new()
-        .with_beta_1(r.beta1 as f32)
-        .with_beta_2(r.beta2 as f32)
-        .with_epsilon(1e-8)
-        .with_weight_decay(r.weight_decay as f32)
-        .init::<B, speedcert::model::Gpt<B>>();
+    let mut optim = adamw(r).init::<B, speedcert::model::Gpt<B>>();
     let mut data = stream::<B>(spec, device, seed);
     let (mut fwd, mut bwd, mut opt) = (Vec::new(), Vec::new(), Vec::new());
     for step in 0..warmup + steps {
@@ -301,10 +283,7 @@ fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
 }
 
 fn bench(args: &Args, precision: Precision, batch: usize, peak_tflops: Option<f64>) -> Row {
-    let device_kind = match args.device {
-        DeviceArg::Cpu => DeviceKind::Cpu,
-        DeviceArg::Cuda => DeviceKind::Cuda,
-    };
+    let device_kind = args.device;
     let choice = BackendChoice::new(device_kind, precision);
     let spec = spec_for(args, batch);
     let flops_per_token = GptConfig::from(&spec.model).train_flops_per_token();
@@ -420,9 +399,12 @@ fn table(report: &Report) -> String {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.device == DeviceKind::Cuda {
+        speedcert::backend::cuda_preflight()?;
+    }
     let peak_tflops = args.peak_tflops.or(match args.device {
-        DeviceArg::Cuda => Some(H100_BF16_DENSE_TFLOPS),
-        DeviceArg::Cpu => None,
+        DeviceKind::Cuda => Some(H100_BF16_DENSE_TFLOPS),
+        DeviceKind::Cpu => None,
     });
     let shape_spec = spec_for(&args, 1);
     let cfg = GptConfig::from(&shape_spec.model);
@@ -464,13 +446,7 @@ fn main() -> anyhow::Result<()> {
         env: Environment::collect(),
         results,
     };
-    let json = serde_json::to_string_pretty(&report)?;
-    if let Some(path) = &args.out {
-        std::fs::write(path, format!("{json}\n"))?;
-    }
-    if args.json {
-        println!("{json}");
-    } else {
+    if !common::emit_report(&report, args.out.as_deref(), args.json)? {
         print!("{}", table(&report));
     }
     let failed = report.results.iter().any(|r| r.status != "ok");

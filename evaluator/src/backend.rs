@@ -41,6 +41,41 @@ impl BackendChoice {
     }
 }
 
+/// Why `--device cuda` cannot train on this machine. burn's CUDA backend panics in a worker
+/// thread when the driver is missing, so the harness asks the driver first and says what
+/// is wrong in words.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CudaUnavailable {
+    #[error(
+        "--device cuda: no CUDA driver library (libcuda.so.1) could be loaded; install the NVIDIA driver or put it on LD_LIBRARY_PATH, or train on the CPU with --device cpu"
+    )]
+    NoDriver,
+    #[error(
+        "--device cuda: the CUDA driver did not initialise ({0}); check `nvidia-smi`, or train on the CPU with --device cpu"
+    )]
+    Init(String),
+    #[error(
+        "--device cuda: the CUDA driver sees no GPU (check CUDA_VISIBLE_DEVICES and `nvidia-smi`), or train on the CPU with --device cpu"
+    )]
+    NoGpu,
+}
+
+/// Loads and initialises the CUDA driver and counts its GPUs: the check to run before
+/// building a CUDA backend.
+pub fn cuda_preflight() -> Result<usize, CudaUnavailable> {
+    use cudarc::driver::result;
+    // SAFETY: only tries to dlopen the driver library by its usual names.
+    if !unsafe { cudarc::driver::sys::is_culib_present() } {
+        return Err(CudaUnavailable::NoDriver);
+    }
+    result::init().map_err(|e| CudaUnavailable::Init(e.to_string()))?;
+    match result::device::get_count() {
+        Ok(n) if n > 0 => Ok(n as usize),
+        Ok(_) => Err(CudaUnavailable::NoGpu),
+        Err(e) => Err(CudaUnavailable::Init(e.to_string())),
+    }
+}
+
 /// Runs `$body` with `$B` bound to the chosen backend type and `$device` to its device.
 #[macro_export]
 macro_rules! with_backend {
@@ -63,4 +98,27 @@ macro_rules! with_backend {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// CI has no NVIDIA driver: there the preflight must refuse in words, not panic.
+    #[test]
+    fn cuda_preflight_names_what_is_missing() {
+        let present = unsafe { cudarc::driver::sys::is_culib_present() };
+        match cuda_preflight() {
+            Err(CudaUnavailable::NoDriver) => assert!(!present),
+            Err(e) => assert!(present && e.to_string().contains("--device cpu"), "{e}"),
+            Ok(n) => assert!(present && n > 0),
+        }
+        if !present {
+            let msg = CudaUnavailable::NoDriver.to_string();
+            assert!(
+                msg.contains("libcuda.so.1") && msg.contains("--device cpu"),
+                "{msg}"
+            );
+        }
+    }
 }

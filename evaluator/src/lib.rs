@@ -17,6 +17,7 @@ pub mod envinfo;
 pub mod harness;
 pub mod model;
 pub mod nightly;
+pub mod parity;
 pub mod provenance;
 pub mod submission;
 pub mod telemetry;

@@ -130,3 +130,24 @@ fn a_summary_edited_and_resigned_fails_the_statistics_check() {
     assert_eq!(out.status.code(), Some(3));
     assert!(stdout(&out).contains("verdict"), "{}", stdout(&out));
 }
+
+/// `--device cuda` where there is no NVIDIA driver (CI) stops before the first run and
+/// before the bundle folder has any content, instead of failing every run alike.
+#[test]
+fn certify_on_cuda_without_a_driver_stops_before_any_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, _) = keygen(dir.path());
+    let out_dir = dir.path().join("bundle");
+    let out = certify("reference", &key, &out_dir, &["--device", "cuda"]);
+    let err = stderr(&out);
+    if out.status.success() {
+        return; // a GPU machine: the certification ran
+    }
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("--device cpu") && !err.contains("panicked"),
+        "{err}"
+    );
+    let written = std::fs::read_dir(&out_dir).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(written, 0, "{err}");
+}

@@ -118,3 +118,35 @@ fn data_synth_writes_shards_that_inspect_reads() {
     assert!(out.status.success());
     assert!(stdout(&out).contains("5000"), "{}", stdout(&out));
 }
+
+/// Asking for CUDA where there is no NVIDIA driver (CI) is refused in words before burn's
+/// CUDA backend would panic in a worker thread; on a GPU machine the run simply trains.
+#[test]
+fn device_cuda_without_a_driver_says_so_and_writes_no_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("run");
+    let mut c = speedcert();
+    c.args([
+        "run",
+        "--track",
+        &test_track(),
+        "--device",
+        "cuda",
+        "--seed",
+        "1",
+    ])
+    .args(["--out"])
+    .arg(&out_dir);
+    let out = run(c);
+    let err = stderr(&out);
+    if out.status.success() {
+        assert!(out_dir.join("run.json").is_file(), "{err}");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("--device cuda") && err.contains("--device cpu") && !err.contains("panicked"),
+        "{err}"
+    );
+    assert!(!out_dir.join("run.json").exists());
+}

@@ -191,6 +191,10 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
         } else {
             choose_device(args.device, &track, &env)
         };
+        // Locally every run would fail the same way: say so once, before writing anything.
+        if !args.cluster.slurm && device == crate::track::DeviceKind::Cuda {
+            crate::backend::cuda_preflight()?;
+        }
         let runs = args.runs.unwrap_or(track.spec.certification.runs);
         if runs < 2 {
             bail!("--runs must be at least 2 (a t-test needs two runs), got {runs}");

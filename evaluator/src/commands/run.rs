@@ -85,6 +85,9 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
     })?;
     let env = Environment::collect();
     let device = choose_device(args.device, &track, &env);
+    if device == DeviceKind::Cuda {
+        crate::backend::cuda_preflight()?;
+    }
     let backend = BackendChoice::new(device, track.spec.reference.precision);
     let pins = crate::envinfo::check_pins(&track.spec.hardware, &env, device);
     let opts = RunOptions {

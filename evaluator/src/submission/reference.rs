@@ -30,6 +30,16 @@ pub fn learning_rate(recipe: &RecipeSpec, step: usize) -> f64 {
     }
 }
 
+/// The reference optimizer: AdamW with the recipe's betas and decoupled weight decay,
+/// eps 1e-8 (PyTorch's default, so bench/throughput's PyTorch side matches it).
+pub fn adamw(recipe: &RecipeSpec) -> AdamWConfig {
+    AdamWConfig::new()
+        .with_beta_1(recipe.beta1 as f32)
+        .with_beta_2(recipe.beta2 as f32)
+        .with_epsilon(1e-8)
+        .with_weight_decay(recipe.weight_decay as f32)
+}
+
 /// The reference GPT and its optimizer, for any recipe.
 pub struct GptAdamW<B: AutodiffBackend> {
     model: Option<Gpt<B>>,
@@ -42,12 +52,7 @@ impl<B: AutodiffBackend> GptAdamW<B> {
     pub fn new(ctx: &InitContext<'_, B>, recipe: RecipeSpec) -> Self {
         B::seed(ctx.device, ctx.seed);
         let model = GptConfig::from(&ctx.track.model).init::<B>(ctx.device);
-        let optim = AdamWConfig::new()
-            .with_beta_1(recipe.beta1 as f32)
-            .with_beta_2(recipe.beta2 as f32)
-            .with_epsilon(1e-8)
-            .with_weight_decay(recipe.weight_decay as f32)
-            .init();
+        let optim = adamw(&recipe).init();
         Self {
             model: Some(model),
             optim,
