@@ -140,8 +140,8 @@ fn certify_on_cuda_without_a_driver_stops_before_any_run() {
     let out_dir = dir.path().join("bundle");
     let out = certify("reference", &key, &out_dir, &["--device", "cuda"]);
     let err = stderr(&out);
-    if out.status.success() {
-        return; // a GPU machine: the certification ran
+    if out_dir.join("summary.json").is_file() {
+        return; // a GPU machine: the certification ran (its verdict is another test's)
     }
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
