@@ -2,10 +2,11 @@
 """PyTorch side of the parity check (evaluator/examples/parity.rs): the model of
 torch_ref.py with every parameter and the token batch filled from the same splitmix64
 hash, AdamW at a fixed learning rate, the loss before each step and after the last.
-The defaults are speedcert::parity's ParitySettings::default(). With --burn it compares against the Rust report and exits 1 when a loss differs by
-more than --tol (relative); that is what makes the throughput columns the same
-computation. Without --burn, --json prints the report that
-evaluator/testdata/parity/torch-cpu-f32.json holds (the CI test's reference).
+The defaults are speedcert::parity's ParitySettings::default(). With --burn (or
+--burn-bin) it compares against the Rust report and exits 1 when a loss differs by more
+than --tol (relative); that is what makes the throughput columns the same computation.
+Without --burn, --json prints the report that evaluator/testdata/parity/torch-cpu-f32.json
+holds (the CI test's reference).
 
   cargo run --release -p speedcert --example parity -- --json > burn.json
   python3 bench/throughput/parity.py --burn burn.json
@@ -18,9 +19,6 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-M64 = (1 << 64) - 1
-
 
 def splitmix64(np, x):
     """parity.rs splitmix64 on a uint64 array (numpy wraps on overflow, as Rust's wrapping ops)."""
@@ -176,11 +174,12 @@ def main(argv=None):
     result = dict(settings={k: burn[k] for k in SETTINGS}, burn_device=burn.get("device"),
                   torch_device=args.device, torch_version=torch_report["torch_version"],
                   tol=args.tol, max_rel_diff=worst, passed=ok, steps=rows)
+    text = json.dumps(result, indent=2)
     if args.out:
         with open(args.out, "w") as f:
-            f.write(json.dumps(result, indent=2) + "\n")
+            f.write(text + "\n")
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(text)
     else:
         print(f"parity: burn ({burn.get('device')}, {burn.get('computed_in')}) against "
               f"torch {torch_report['torch_version']} ({args.device}, {args.precision})")

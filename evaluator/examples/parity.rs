@@ -71,12 +71,13 @@ fn main() -> anyhow::Result<()> {
     if args.device == DeviceKind::Cuda {
         speedcert::backend::cuda_preflight()?;
     }
-    anyhow::ensure!(
-        args.d_model % args.heads == 0 && (args.d_model / args.heads) % 2 == 0,
-        "--d-model {} must split into --heads {} of even width (rotary pairs)",
-        args.d_model,
-        args.heads
-    );
+    if let Some(problem) = speedcert::model::head_shape_problem(args.d_model, args.heads) {
+        anyhow::bail!(
+            "--d-model {} with --heads {}: {problem}",
+            args.d_model,
+            args.heads
+        );
+    }
     let settings = ParitySettings {
         n_layer: args.layers,
         d_model: args.d_model,

@@ -283,12 +283,11 @@ fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
 }
 
 fn bench(args: &Args, precision: Precision, batch: usize, peak_tflops: Option<f64>) -> Row {
-    let device_kind = args.device;
-    let choice = BackendChoice::new(device_kind, precision);
+    let choice = BackendChoice::new(args.device, precision);
     let spec = spec_for(args, batch);
     let flops_per_token = GptConfig::from(&spec.model).train_flops_per_token();
     let tokens_per_step = batch * args.seq;
-    let sampler = match device_kind {
+    let sampler = match args.device {
         DeviceKind::Cpu => GpuSampler::disabled(),
         DeviceKind::Cuda => GpuSampler::start(NvmlSource::Default, SAMPLE_INTERVAL),
     };

@@ -150,12 +150,13 @@ pub fn hashed_tokens(batch: usize, seq: usize, vocab: usize) -> Vec<i64> {
 pub fn loss_trajectory<B: AutodiffBackend>(s: &ParitySettings, device: &B::Device) -> Vec<f64> {
     let cfg = GptConfig::new(s.vocab_size, s.n_layer, s.n_head, s.d_model, s.seq_len);
     let mut model = hashed_model::<B>(&cfg, device);
-    let n = s.batch * (s.seq_len + 1);
-    let tokens = Tensor::<B, 1, Int>::from_data(
-        TensorData::new(hashed_tokens(s.batch, s.seq_len, s.vocab_size), [n]),
+    let tokens = Tensor::<B, 2, Int>::from_data(
+        TensorData::new(
+            hashed_tokens(s.batch, s.seq_len, s.vocab_size),
+            [s.batch, s.seq_len + 1],
+        ),
         device,
-    )
-    .reshape([s.batch, s.seq_len + 1]);
+    );
     let inputs = tokens.clone().narrow(1, 0, s.seq_len);
     let targets = tokens.narrow(1, 1, s.seq_len);
     let mut optim = adamw(&s.recipe()).init::<B, Gpt<B>>();

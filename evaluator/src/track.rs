@@ -390,23 +390,8 @@ impl TrackSpec {
                 return bad(field, "must be at least 1, got 0".into());
             }
         }
-        if !m.d_model.is_multiple_of(m.n_head) {
-            return bad(
-                "model.d_model",
-                format!(
-                    "must be a multiple of model.n_head ({}), got {}",
-                    m.n_head, m.d_model
-                ),
-            );
-        }
-        if !(m.d_model / m.n_head).is_multiple_of(2) {
-            return bad(
-                "model.d_model",
-                format!(
-                    "head size d_model / n_head = {} must be even for rotary encoding",
-                    m.d_model / m.n_head
-                ),
-            );
+        if let Some(problem) = crate::model::head_shape_problem(m.d_model, m.n_head) {
+            return bad("model.d_model", problem);
         }
         if m.vocab_size > 65536 {
             return bad(
