@@ -340,15 +340,57 @@ fn flake_keeps_its_hermeticity_promises() {
 /// The reproducibility patch in vendor/ (vendor/README.md) must be what the build uses: when a
 /// burn upgrade moves cubecl-macros to another version, cargo only warns that the patch is
 /// unused and the nondeterministic crates.io copy comes back. This makes that a failure.
+/// The host triple, as the compiler that built this test reports it.
+fn host_triple() -> String {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string());
+    let out = Command::new(&rustc)
+        .arg("-vV")
+        .output()
+        .unwrap_or_else(|e| panic!("{rustc} -vV: cannot run: {e}"));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .unwrap_or_else(|| panic!("{rustc} -vV printed no `host:` line"))
+        .to_string()
+}
+
+/// `cargo metadata` for the host platform only. Without `--filter-platform` cargo wants the
+/// manifest of every platform's crates (android_system_properties, windows-*), which a Linux
+/// build never downloads: offline, that passes only where another project left them in the
+/// cache. The offline try serves a machine whose build already fetched everything; when it
+/// misses a crate, the same call may download it (the registries are reachable in CI).
+fn host_cargo_metadata(root: &Path) -> Value {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let host = host_triple();
+    let run = |offline: bool| {
+        let mut command = Command::new(&cargo);
+        command
+            .args(["metadata", "--format-version", "1", "--locked"])
+            .args(["--filter-platform", &host])
+            .args(offline.then_some("--offline"))
+            .current_dir(root);
+        command
+            .output()
+            .unwrap_or_else(|e| panic!("{cargo} metadata: cannot run: {e}"))
+    };
+    let mut out = run(true);
+    if !out.status.success() {
+        let offline_err = String::from_utf8_lossy(&out.stderr).into_owned();
+        out = run(false);
+        assert!(
+            out.status.success(),
+            "cargo metadata --filter-platform {host} failed offline:\n{offline_err}\nand online \
+             (it needs crates.io for crates the build did not download):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("cargo metadata: not JSON: {e}"))
+}
+
 #[test]
 fn cubecl_macros_patch_is_in_use() {
     let root = repo_root();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let mut command = Command::new(cargo);
-    command
-        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
-        .current_dir(&root);
-    let metadata = json_output(command, "cargo metadata");
+    let metadata = host_cargo_metadata(&root);
     let used: Vec<&Value> = metadata["packages"]
         .as_array()
         .expect("packages")

@@ -7,13 +7,32 @@ mod common;
 use common::*;
 use std::path::Path;
 
-/// Certifies `slows-by-env` (reference-fast underneath) as a new record against the
-/// reference on this machine, and publishes it in `records`.
+// Sizing (bench/results/timing-tests-2026-11-30.md: reference-fast's compute is 0.21 s
+// median, its largest excursion above the median 0.20 s and the mean excursion 56 ms over 60
+// runs with one core loaded; an exponential tail with that mean gives P(one run > x above
+// its median) = 0.5 exp(-x / 56 ms)).
+
+/// Each run of the record sleeps this long per step: 1.12 s on 0.21 s of compute, so a
+/// night's time change is measured against runs whose compute noise is diluted.
+const RECORD_SLEEP_MS: u64 = 40;
+/// The slow night sleeps this long per step: 4.48 s more per run than the record.
+const SLOW_NIGHT_SLEEP_MS: u64 = 200;
+
+/// Certifies `slows-by-env` (reference-fast underneath, plus `RECORD_SLEEP_MS` per step) as
+/// a new record against `slowed-reference` (4.3 s a run by construction, a gap of 2.97 s:
+/// one record run must be 1.12 s slower than usual, P 2e-9, to lose the verdict; see the
+/// sizing at SLOWED_REFERENCE_SLEEP), and publishes it in `records`.
 fn publish_record(records: &Path, key: &Path) {
     let bundle = records.join("bundles/test-tiny-1");
     let mut c = adversarial();
-    c.env_remove("SPEEDCERT_TEST_STEP_SLEEP_MS");
-    let out = certify_test_track(c, "slows-by-env", key, &bundle, &[]);
+    c.env("SPEEDCERT_TEST_STEP_SLEEP_MS", RECORD_SLEEP_MS.to_string());
+    let out = certify_test_track(
+        c,
+        "slows-by-env",
+        key,
+        &bundle,
+        &["--baseline", "slowed-reference"],
+    );
     assert_eq!(out.status.code(), Some(0), "the record must certify");
     let mut c = adversarial();
     c.args(["records", "rebuild", "--dir"]).arg(records);
@@ -23,17 +42,14 @@ fn publish_record(records: &Path, key: &Path) {
     assert!(csv.contains("bundles/test-tiny-1"), "{csv}");
 }
 
-fn nightly(records: &Path, key: &Path, sleep_ms: Option<u64>) -> std::process::Output {
+fn nightly(records: &Path, key: &Path, sleep_ms: u64) -> std::process::Output {
     let mut c = adversarial();
     c.args(["nightly", "--track", "test-tiny", "--runs", "3", "--key"])
         .arg(key)
         .arg("--records")
         .arg(records)
-        .args(["--date", "2026-11-23"]);
-    match sleep_ms {
-        Some(ms) => c.env("SPEEDCERT_TEST_STEP_SLEEP_MS", ms.to_string()),
-        None => c.env_remove("SPEEDCERT_TEST_STEP_SLEEP_MS"),
-    };
+        .args(["--date", "2026-11-23"])
+        .env("SPEEDCERT_TEST_STEP_SLEEP_MS", sleep_ms.to_string());
     run(c)
 }
 
@@ -53,8 +69,11 @@ fn a_slower_machine_raises_the_drift_alarm_and_the_next_night_runs_normally() {
     std::fs::copy(&public, records.join("keys/certifier.pub.pem")).unwrap();
     publish_record(&records, &key);
 
-    // Tonight every step sleeps 25 ms: about +0.7 s on runs of well under a second.
-    let out = nightly(&records, &key, Some(25));
+    // Tonight every step sleeps 160 ms longer: +4.48 s on runs of 1.33 s. Welch's two-sided
+    // test at p < 0.01 (t > 9.925 at its worst 2 degrees of freedom) misses it only if one
+    // record run was slower than usual by 3/10.925 of the gap (1.23 s, P 2e-10) or one night
+    // run by 3/8.925 of it (1.51 s).
+    let out = nightly(&records, &key, SLOW_NIGHT_SLEEP_MS);
     let report = stdout(&out);
     assert_eq!(out.status.code(), Some(3), "drift must exit 3");
     assert!(report.contains("environment against record #1"), "{report}");
@@ -76,8 +95,11 @@ fn a_slower_machine_raises_the_drift_alarm_and_the_next_night_runs_normally() {
     let rows = nightly_rows(&records);
     assert_eq!(rows.len(), 1);
 
-    // The next run (same date: a new folder beside the first) is an ordinary night.
-    let out = nightly(&records, &key, None);
+    // The next run (same date: a new folder beside the first) is an ordinary night. Its
+    // change reaches 30% only if the mean of its 3 runs moves by 0.40 s (30% of 1.33 s)
+    // against the record's: excursions summing to 1.19 s in one arm (P < 1e-7 for three
+    // exponential excursions of mean 56 ms).
+    let out = nightly(&records, &key, RECORD_SLEEP_MS);
     let second = records.join("nightly/2026-11-23/test-tiny-2");
     let drift = json(&second.join("drift.json"));
     assert_ne!(drift["verdict"], "runs failed");
@@ -100,7 +122,7 @@ fn a_second_nightly_is_refused_while_one_holds_the_lock() {
     let (key, _) = keygen(dir.path());
     let lock = std::fs::File::create(records.join("nightly/.lock")).unwrap();
     lock.lock().unwrap();
-    let out = nightly(&records, &key, None);
+    let out = nightly(&records, &key, RECORD_SLEEP_MS);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("another `speedcert nightly` holds this lock"),
@@ -122,7 +144,7 @@ fn a_track_without_a_record_is_a_clear_error() {
         "track,number,date,submission,baseline_submission,bundle,bundle_digest,n,time_mean_ms,time_sd_ms,improvement_ms,improvement_pct,p_value,threshold,change_pct,loss_mean,comparison,official,created_at\n",
     )
     .unwrap();
-    let out = nightly(&records, &key, None);
+    let out = nightly(&records, &key, RECORD_SLEEP_MS);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("track `test-tiny` has no certified record"),

@@ -33,6 +33,22 @@ struct EmitsNanRun<B: AutodiffBackend>(GptAdamW<B>);
 struct SlowsByEnv;
 struct SlowsByEnvRun<B: AutodiffBackend>(ReferenceFastRun<B>, std::time::Duration);
 
+/// The reference, plus a fixed sleep of [`SLOWED_REFERENCE_SLEEP`] per step: a baseline
+/// whose slowness is deterministic, so tests that need a verdict on time get one whatever
+/// the machine's noise (the sizing is at the constant).
+struct SlowedReference;
+struct SlowedReferenceRun<B: AutodiffBackend>(GptAdamW<B>);
+
+/// 100 ms on each of test-tiny's 40 steps: 4.0 s added to runs of 0.29 s of compute
+/// (median; bench/results/timing-tests-2026-11-30.md). Sizing, for reference-fast against
+/// it: 3 runs a side, Welch's one-sided test at p < 0.01 with as few as 2 degrees of
+/// freedom (t > 6.965). With a gap of D = 4.09 s, one candidate run must be slower than
+/// usual by 3D/7.965 = 1.54 s (a baseline run by D/1.99 = 2.05 s) to lose the verdict.
+/// Measured with one core loaded (60 runs): the largest excursion above the median was
+/// 0.20 s, the mean excursion 56 ms; an exponential tail with that mean puts one run past
+/// 1.54 s at 6e-13, so the verdict fails with a probability far below 1e-6.
+const SLOWED_REFERENCE_SLEEP: std::time::Duration = std::time::Duration::from_millis(100);
+
 macro_rules! family {
     ($family:ident, $run:ident, $name:literal, $desc:literal) => {
         impl Family for $family {
@@ -80,6 +96,13 @@ family!(
     SlowsByEnvRun,
     "slows-by-env",
     "reference-fast, sleeping SPEEDCERT_TEST_STEP_SLEEP_MS per step"
+);
+
+family!(
+    SlowedReference,
+    SlowedReferenceRun,
+    "slowed-reference",
+    "the reference, sleeping 100 ms per step"
 );
 
 /// `finished` and `logits` as the wrapped submission (`self.0`) has them: these
@@ -199,12 +222,28 @@ impl<B: AutodiffBackend> Submission<B> for SlowsByEnvRun<B> {
     delegate_to_inner!();
 }
 
+impl<B: AutodiffBackend> Submission<B> for SlowedReferenceRun<B> {
+    fn init(ctx: &InitContext<'_, B>) -> Result<Self, SubmissionError> {
+        Ok(Self(reference(ctx)))
+    }
+    fn train_step(
+        &mut self,
+        data: &mut TrainStream<B>,
+        step: usize,
+    ) -> Result<StepReport, SubmissionError> {
+        std::thread::sleep(SLOWED_REFERENCE_SLEEP);
+        self.0.step(data, step)
+    }
+    delegate_to_inner!();
+}
+
 fn main() -> std::process::ExitCode {
     let registry = Registry::builtin()
         .with(PeeksFuture)
         .with(FakeLoss)
         .with(PanicsInRun2)
         .with(EmitsNan)
-        .with(SlowsByEnv);
+        .with(SlowsByEnv)
+        .with(SlowedReference);
     speedcert::cli::main_with(registry)
 }
