@@ -17,6 +17,7 @@ Modes:
   tf32            fp32 parameters, TF32 tensor-core matmuls
   bf16-autocast   fp32 parameters, bf16 autocast (mixed precision)
   compile-bf16    torch.compile of the model (loss included) under bf16 autocast
+  compile-f32     torch.compile of the model (loss included) in fp32 (the CPU column)
 
 Output: a JSON report with the same row fields as the Rust benchmark.
 
@@ -36,7 +37,7 @@ import sys
 import threading
 import time
 
-MODES = ("eager-f32", "tf32", "bf16-autocast", "compile-bf16")
+MODES = ("eager-f32", "tf32", "bf16-autocast", "compile-bf16", "compile-f32")
 H100_BF16_DENSE_TFLOPS = 989.0
 
 # GPT-2 small on the synthetic-gpt2-1xh100 track (records/tracks/synthetic-gpt2-1xh100.toml).
@@ -182,13 +183,13 @@ def bench(torch, mode, batch, args, shape):
     dev = torch.device(args.device)
     row = dict(framework="pytorch", mode=mode, computed_in={
         "eager-f32": "f32", "tf32": "tf32", "bf16-autocast": "bf16 (autocast, f32 master weights)",
-        "compile-bf16": "bf16 (autocast, f32 master weights)"}[mode],
+        "compile-bf16": "bf16 (autocast, f32 master weights)", "compile-f32": "f32"}[mode],
         device=args.device, batch=batch, seq=args.seq, steps=args.steps, warmup=args.warmup,
         status="ok", error=None, tokens_per_step=batch * args.seq, step_ms_median=None,
         step_ms_min=None, step_ms_max=None, tokens_per_s=None, achieved_tflops=None, mfu=None,
         peak_memory_mib=None, torch_max_allocated_mib=None, torch_max_reserved_mib=None,
         throttled=None, last_loss=None, phases_ms=None)
-    tf32 = mode != "eager-f32"
+    tf32 = mode not in ("eager-f32", "compile-f32")
     torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.backends.cudnn.allow_tf32 = tf32
     torch.set_float32_matmul_precision("high" if tf32 else "highest")
@@ -197,7 +198,7 @@ def bench(torch, mode, batch, args, shape):
     model = None
     try:
         model = build(torch, shape, args.seq).to(dev)
-        step_fn = torch.compile(model) if mode == "compile-bf16" else model
+        step_fn = torch.compile(model) if mode.startswith("compile-") else model
         opt = torch.optim.AdamW(model.parameters(), lr=RECIPE["learning_rate"],
                                 betas=(RECIPE["beta1"], RECIPE["beta2"]), eps=1e-8,
                                 weight_decay=RECIPE["weight_decay"], fused=cuda)
@@ -278,6 +279,7 @@ def main(argv=None):
     p.add_argument("--vocab", type=int)
     p.add_argument("--peak-tflops", type=float)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, help="torch.set_num_threads (CPU runs; default: torch's)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--out")
     args = p.parse_args(argv)
@@ -294,6 +296,8 @@ def main(argv=None):
             shape[key] = val
 
     import torch  # imported late so --help and py_compile work without torch
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     results = []
     for mode in modes:
@@ -313,7 +317,8 @@ def main(argv=None):
                    train_flops_per_token=train_flops_per_token(shape["n_layer"], shape["d_model"],
                                                                shape["vocab_size"], args.seq)),
         peak_tflops=args.peak_tflops, env=dict(gpu=gpu, hostname=platform.node()),
-        optimizer="AdamW(fused)" if args.device == "cuda" else "AdamW", results=results)
+        optimizer="AdamW(fused)" if args.device == "cuda" else "AdamW",
+        threads=torch.get_num_threads(), results=results)
     text = json.dumps(report, indent=2)
     if args.out:
         with open(args.out, "w") as f:

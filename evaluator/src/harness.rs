@@ -89,6 +89,11 @@ pub struct RunRecord {
     pub steps: usize,
     pub train_tokens: u64,
     pub train_time_ms: f64,
+    /// `train_tokens / train_time`, for readers of one run.json. Derived, so bundle readers
+    /// recompute and compare it ([`RunRecord::throughput_problem`]); absent in runs written
+    /// before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_tokens_per_s: Option<f64>,
     pub val_time_ms: f64,
     pub init_time_ms: f64,
     pub time_to_target_ms: Option<f64>,
@@ -105,6 +110,28 @@ pub struct RunRecord {
 }
 
 pub const RUN_SCHEMA: &str = "speedcert/run/v1";
+
+/// Training tokens per second of training time; `None` before any timed step.
+pub fn tokens_per_s(train_tokens: u64, train_time_ms: f64) -> Option<f64> {
+    (train_time_ms > 0.0).then(|| train_tokens as f64 / (train_time_ms / 1e3))
+}
+
+impl RunRecord {
+    /// Why the stored `train_tokens_per_s` is not what the record's tokens and time give, if
+    /// it is not (relative tolerance 1e-9: JSON round-trips f64 exactly, so only an edit
+    /// differs).
+    pub fn throughput_problem(&self) -> Option<String> {
+        let stored = self.train_tokens_per_s?;
+        let recomputed = tokens_per_s(self.train_tokens, self.train_time_ms);
+        match recomputed {
+            Some(r) if (stored - r).abs() <= 1e-9 * r.abs().max(1.0) => None,
+            _ => Some(format!(
+                "train_tokens_per_s is {stored}, but train_tokens / train_time_ms gives {}",
+                recomputed.map_or("nothing (no training time)".into(), |r| r.to_string())
+            )),
+        }
+    }
+}
 
 /// The record plus the step log.
 #[derive(Debug, Clone)]
@@ -249,6 +276,7 @@ pub fn run<B: AutodiffBackend, S: Submission<B>>(
         steps: 0,
         train_tokens: 0,
         train_time_ms: 0.0,
+        train_tokens_per_s: None,
         val_time_ms: 0.0,
         init_time_ms: 0.0,
         time_to_target_ms: None,
@@ -355,6 +383,7 @@ fn run_inner<B: AutodiffBackend, S: Submission<B>>(
         record.steps = step;
         record.train_tokens = stream.tokens_served();
         record.train_time_ms = train_ms;
+        record.train_tokens_per_s = tokens_per_s(record.train_tokens, train_ms);
         if let Some(l) = report.train_loss
             && !l.is_finite()
         {

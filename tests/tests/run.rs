@@ -30,6 +30,12 @@ fn run_reaches_the_target_of_the_test_track() {
         "{loss}"
     );
     assert_eq!(r["train_tokens"], 40 * 16 * 32);
+    let tok_s = r["train_tokens_per_s"].as_f64().unwrap();
+    let recomputed = 40.0 * 16.0 * 32.0 / (r["train_time_ms"].as_f64().unwrap() / 1e3);
+    assert!(
+        (tok_s - recomputed).abs() <= 1e-9 * recomputed,
+        "{tok_s} vs {recomputed}"
+    );
     assert_eq!(r["causality"]["passed"], true);
     // The files of a run: run.json equal to what was printed, a step per row.
     assert_eq!(json(&dir.path().join("run.json")), r);

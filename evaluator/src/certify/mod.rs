@@ -269,6 +269,7 @@ fn failed_record(
         steps: 0,
         train_tokens: 0,
         train_time_ms: 0.0,
+        train_tokens_per_s: None,
         val_time_ms: 0.0,
         init_time_ms: 0.0,
         time_to_target_ms: None,

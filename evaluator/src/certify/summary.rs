@@ -162,7 +162,11 @@ impl BundleInputs {
             let run_dir = bundle::run_dir(dir, slot.index);
             let path = run_dir.join("run.json");
             if path.is_file() {
-                runs.push(bundle::read_json::<RunRecord>(&path)?);
+                let record = bundle::read_json::<RunRecord>(&path)?;
+                if let Some(message) = record.throughput_problem() {
+                    return Err(BundleError::Format { path, message });
+                }
+                runs.push(record);
             }
         }
         Ok(Self {

@@ -134,11 +134,7 @@ pub fn summary_line(outcome: &RunOutcome, track: &Track) -> String {
         .map(|f| format!("{f:.4}"))
         .unwrap_or_else(|| "unknown".into());
     let secs = r.train_time_ms / 1e3;
-    let tok_s = if secs > 0.0 {
-        r.train_tokens as f64 / secs
-    } else {
-        0.0
-    };
+    let tok_s = r.train_tokens_per_s.unwrap_or(0.0);
     match (&r.status, r.final_val_loss) {
         (RunStatus::Failed, _) => format!(
             "{} · {}: run FAILED after {} steps ({:.1} s): {}",
