@@ -6,18 +6,29 @@
 //! cargo run -p speedcert-analysis --example import_history -- \
 //!     README.md github:KellerJordan/modded-nanogpt@<commit>:README.md records/imported/modded-nanogpt.csv
 //! ```
-//! README.md is the file at that commit (`git show <commit>:README.md`).
+//! README.md is the file at that commit (`git show <commit>:README.md`), in a checkout of
+//! that commit: README links to record folders that no longer exist are resolved against
+//! the folders on disk beside it (or in REPO_ROOT, a fourth argument, when the README was
+//! copied out).
 
 use std::path::Path;
 use std::process::ExitCode;
 
-use speedcert_analysis::imported::{MODDED_NANOGPT_TRACKS, parse_readme_tables, write_imported};
+use speedcert_analysis::imported::{
+    MODDED_NANOGPT_TRACKS, parse_readme_tables, resolve_record_folders, write_imported,
+};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [readme, source, out] = args.as_slice() else {
-        eprintln!("usage: import_history README.md github:OWNER/REPO@COMMIT:README.md OUT.csv");
-        return ExitCode::from(2);
+    let (readme, source, out, repo_root) = match args.as_slice() {
+        [readme, source, out] => (readme, source, out, None),
+        [readme, source, out, root] => (readme, source, out, Some(Path::new(root))),
+        _ => {
+            eprintln!(
+                "usage: import_history README.md github:OWNER/REPO@COMMIT:README.md OUT.csv [REPO_ROOT]"
+            );
+            return ExitCode::from(2);
+        }
     };
     let text = match std::fs::read_to_string(readme) {
         Ok(t) => t,
@@ -26,10 +37,14 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let rows = parse_readme_tables(&text, MODDED_NANOGPT_TRACKS, source);
+    let mut rows = parse_readme_tables(&text, MODDED_NANOGPT_TRACKS, source);
     if rows.is_empty() {
         eprintln!("error: {readme}: no record table (`| # | Record time | ...`) found");
         return ExitCode::from(1);
+    }
+    let root = repo_root.unwrap_or_else(|| Path::new(readme).parent().unwrap_or(Path::new(".")));
+    for note in resolve_record_folders(&mut rows, root) {
+        eprintln!("{note}");
     }
     if let Err(e) = write_imported(Path::new(out), &rows) {
         eprintln!("error: {e}");

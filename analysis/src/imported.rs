@@ -156,11 +156,15 @@ fn strip_links(cell: &str) -> (String, Vec<(String, String)>) {
     )
 }
 
-/// "45 minutes" / "5.8 hours" / "25.95 minutes*" / "90 seconds" → seconds.
+/// "45 minutes" / "5.8 hours" / "25.95 minutes*" / "90 seconds" → seconds, rounded to
+/// the digits the text can carry (25.29 minutes is 1517.4 s, not the float product
+/// 1517.3999999999999), so the CSV holds the number a reader would write.
 pub fn parse_duration_s(text: &str) -> Option<f64> {
     let t = text.trim().trim_end_matches('*').trim();
     let (num, unit) = t.split_once(char::is_whitespace)?;
-    let v: f64 = num.trim().parse().ok()?;
+    let num = num.trim();
+    let v: f64 = num.parse().ok()?;
+    let decimals = num.split_once('.').map_or(0, |(_, f)| f.len()) as i32;
     let unit = unit.trim().to_ascii_lowercase();
     let scale = if unit.starts_with("hour") || unit == "h" {
         3600.0
@@ -173,7 +177,11 @@ pub fn parse_duration_s(text: &str) -> Option<f64> {
     } else {
         return None;
     };
-    Some(v * scale)
+    // Hours, minutes and seconds scale by whole numbers: no more decimals than
+    // written; ms adds three.
+    let digits = decimals + if scale < 1.0 { 3 } else { 0 };
+    let factor = 10f64.powi(digits);
+    Some((v * scale * factor).round() / factor)
 }
 
 /// "05/28/24" → "2024-05-28"; also accepts YYYY-MM-DD unchanged. Anything else → None.
@@ -298,6 +306,66 @@ pub fn parse_readme_tables(
         });
     }
     out
+}
+
+/// Where a row's README link names a record folder that does not exist in the
+/// publisher's checkout at `repo_root` (a dead link: `2025-08-28_NewValemb` for the
+/// real `2025-08-28_Medium_NewValemb`), replaces `record_folder` with the folder on
+/// disk that holds the linked log's file, or else the only folder of that track with
+/// the same date. `log` and `published_row` stay as published. Returns one line per
+/// change, and per dead link left unresolved, for the importer to print.
+pub fn resolve_record_folders(rows: &mut [ImportedRecord], repo_root: &Path) -> Vec<String> {
+    let mut notes = Vec::new();
+    for row in rows.iter_mut() {
+        if row.record_folder.is_empty() || repo_root.join(&row.record_folder).is_dir() {
+            continue;
+        }
+        let Some((track_dir, folder)) = row.record_folder.rsplit_once('/') else {
+            continue;
+        };
+        let Ok(entries) = std::fs::read_dir(repo_root.join(track_dir)) else {
+            notes.push(format!(
+                "{}: {track_dir} does not exist, left as published",
+                row.record_folder
+            ));
+            continue;
+        };
+        let mut folders: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().is_dir())
+            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .collect();
+        folders.sort();
+        let log_name = row.log.rsplit('/').next().unwrap_or("");
+        let by_log: Vec<&String> = folders
+            .iter()
+            .filter(|f| {
+                !log_name.is_empty() && repo_root.join(track_dir).join(f).join(log_name).is_file()
+            })
+            .collect();
+        let date = folder.get(..10).unwrap_or(folder);
+        let by_date: Vec<&String> = folders.iter().filter(|f| f.starts_with(date)).collect();
+        let found = match (by_log.as_slice(), by_date.as_slice()) {
+            ([one], _) | ([], [one]) => Some((*one).clone()),
+            _ => None,
+        };
+        match found {
+            Some(real) => {
+                let resolved = format!("{track_dir}/{real}");
+                notes.push(format!(
+                    "{}: dead link, the folder on disk is {resolved}",
+                    row.record_folder
+                ));
+                row.record_folder = resolved;
+            }
+            None => notes.push(format!(
+                "{}: dead link, no single folder on disk holds {log_name} or starts with {date}; \
+                 left as published",
+                row.record_folder
+            )),
+        }
+    }
+    notes
 }
 
 /// Writes an imported history CSV (atomically).
@@ -539,4 +607,65 @@ fn join_key(folder: Option<String>, date: Option<String>) -> String {
         .flatten()
         .collect::<Vec<_>>()
         .join("\u{1f}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_carry_no_float_noise() {
+        assert_eq!(parse_duration_s("25.29 minutes"), Some(1517.4));
+        assert_eq!(parse_duration_s("3.142 minutes"), Some(188.52));
+        assert_eq!(parse_duration_s("23.28 minutes"), Some(1396.8));
+        assert_eq!(parse_duration_s("5.8 hours"), Some(20880.0));
+        assert_eq!(parse_duration_s("1500 ms"), Some(1.5));
+    }
+
+    #[test]
+    fn dead_links_resolve_to_the_folder_on_disk() {
+        let repo = tempfile::tempdir().unwrap();
+        let track = repo.path().join("records/track_2_medium");
+        for f in [
+            "2025-08-28_Medium_NewValemb",
+            "2025-09-11_GPT2MediumX01",
+            "2025-09-16_Snoo",
+        ] {
+            std::fs::create_dir_all(track.join(f)).unwrap();
+        }
+        std::fs::write(
+            track.join("2025-09-11_GPT2MediumX01/000_592014ec-6781-4f59-b274-c4af68ccfe75.txt"),
+            "log",
+        )
+        .unwrap();
+        // Rows 9 and 10 of the track-2 table at f411b3d, and a live one.
+        let md = "| # | Record time | Description | Date | Log | Contributors |\n\
+            | - | - | - | - | - | - |\n\
+            | 1 | 5.8 hours | x | 05/28/24 | [log](records/track_1_short/2024-05-28/main.log) | a |\n\n\
+            | # | Record time | Description | Date | Log | Contributors |\n\
+            | - | - | - | - | - | - |\n\
+            | 9 | 24.12 minutes | Add two value embeddings | 08/28/25 | [log](records/track_2_medium/2025-08-28_NewValemb/036_61ef4351-7b68-4897-b440-a99221a1a629.txt) | @snimu |\n\
+            | 10 | 24.07 minutes | Second input embedding | 09/11/25 | [log](records/track_2_medium/2025-09-11_SecondInputEmbed/000_592014ec-6781-4f59-b274-c4af68ccfe75.txt) | @snimu |\n\
+            | 12 | 23.28 minutes | Snoo | 09/16/25 | [log](records/track_2_medium/2025-09-16_Snoo/000_01db7a67.txt) | @d |\n";
+        let mut rows = parse_readme_tables(md, MODDED_NANOGPT_TRACKS, "test");
+        assert_eq!(rows.len(), 4);
+        let notes = resolve_record_folders(&mut rows[1..], repo.path());
+        assert_eq!(
+            rows[1].record_folder,
+            "records/track_2_medium/2025-08-28_Medium_NewValemb"
+        );
+        assert_eq!(
+            rows[2].record_folder,
+            "records/track_2_medium/2025-09-11_GPT2MediumX01"
+        );
+        assert_eq!(
+            rows[3].record_folder,
+            "records/track_2_medium/2025-09-16_Snoo"
+        );
+        assert!(
+            rows[2].log.contains("2025-09-11_SecondInputEmbed"),
+            "log stays as published"
+        );
+        assert_eq!(notes.len(), 2, "{notes:?}");
+    }
 }

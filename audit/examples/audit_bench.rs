@@ -6,7 +6,7 @@
 //!
 //! The benchmark of bench/audit/ runs this against bench/audit/audit_ref.py; with
 //! `--out` it also writes the report (modded-nanogpt-audit.{md,csv[,json]}), which is
-//! how records/imported/ is produced until the `speedcert audit` subcommand is wired.
+//! how records/imported/ is produced without building the `speedcert` binary.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,6 +76,12 @@ fn main() -> ExitCode {
         "  stated figures checked {}, disagreeing {}",
         t.claims_checked, t.claims_disagreeing
     );
+    // Files left out of the statistics go to stderr, as `speedcert audit` does.
+    for p in report.problems() {
+        if p.kind.excludes_run() {
+            eprintln!("warning: {}: {}: {}", p.file, p.kind.as_str(), p.detail);
+        }
+    }
     if let Some(out) = out {
         match write_outputs(&report, &out, "modded-nanogpt-audit", json) {
             Ok(w) => println!("wrote {} and {}", w.markdown.display(), w.csv.display()),

@@ -5,7 +5,10 @@
 //!
 //! 1. **Runs.** Every `.txt`/`.log` file (also gzipped) is parsed; finished runs (a
 //!    validation loss at step N of N) are kept, other files are [`LogProblem`]s.
-//! 2. **Samples.** Runs are grouped by subfolder, role, scheduled steps and GPU count.
+//! 2. **Samples.** Runs are grouped by subfolder (`seed_N/` folders merged), role,
+//!    printed script (fingerprint), scheduled steps (track 3: final step) and GPU
+//!    count; a claim list matching runs of several scripts pools them as the authors
+//!    did. Copies of a run (here or in another record) are counted once.
 //!    The role is *baseline* when the subfolder (or, for files in the record folder
 //!    itself, the file name) contains one of [`BASELINE_WORDS`], else *candidate*.
 //! 3. **Claims.** `statistics.md` files and README code blocks are read
@@ -47,13 +50,14 @@ use speedcert_stats::{
 use walkdir::WalkDir;
 
 use crate::claims::{ClaimBlock, Quantity, parse_readme, parse_statistics_md};
-use crate::parse::{RunLog, parse_log};
+use crate::parse::{RunLog, parse_trials};
 use crate::problem::{LogProblem, ProblemKind, problem_of};
 
 /// How to audit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Options {
-    /// The loss every run must beat on average (3.28 on the short track).
+    /// The loss every run must beat on average on track 1 (3.28) and on folders not
+    /// named like a known track; tracks 2 and 3 use their own (see [`TRACKS`]).
     pub target_loss: f64,
     /// p-value threshold for "evidence sufficient" (the speedrun's own rule: 0.01).
     pub threshold: f64,
@@ -93,22 +97,27 @@ pub enum AuditError {
     Output { path: PathBuf, detail: String },
 }
 
-/// The fixed verdict vocabulary of an audited record.
+/// The fixed verdict vocabulary of an audited record. Serialised as its
+/// [`Verdict::as_str`] text, so JSON, CSV and markdown use the same words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     /// The candidate's mean loss is below target at p < threshold and, where the
     /// record has a same-hardware baseline, its time is below the baseline's at
     /// p < threshold.
+    #[serde(rename = "evidence sufficient")]
     EvidenceSufficient,
     /// Several runs, but a test misses the threshold.
+    #[serde(rename = "insufficient")]
     Insufficient,
     /// One run: no test is possible.
+    #[serde(rename = "single run")]
     SingleRun,
     /// No finished run in the record's folder, or the runs behind the record's
     /// stated loss evidence have no logs there.
+    #[serde(rename = "logs missing")]
     LogsMissing,
     /// A figure the authors state is not what their own logs give.
+    #[serde(rename = "claims disagree")]
     ClaimsDisagree,
 }
 
@@ -146,12 +155,93 @@ pub enum Role {
     Baseline,
 }
 
-/// Words that mark a folder or file as a baseline rerun.
-pub const BASELINE_WORDS: [&str; 7] = [
+/// What a track's records compete on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Objective {
+    /// Training time to the target loss (tracks 1 and 2): runs go to step N of N.
+    #[serde(rename = "train time")]
+    TrainTime,
+    /// Steps to the target loss (track 3): runs may stop early, at their last
+    /// validation, and the step count is the result; times are not compared.
+    #[serde(rename = "steps")]
+    Steps,
+}
+
+impl Objective {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Objective::TrainTime => "train time",
+            Objective::Steps => "steps",
+        }
+    }
+}
+
+/// One track of the speedrun's `records/` folder.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrackSpec {
+    /// Folder name under `records/`.
+    pub name: &'static str,
+    /// Target loss as the track's README states it; `None` means [`Options::target_loss`].
+    pub target_loss: Option<f64>,
+    pub objective: Objective,
+    /// Subfolder holding the record folders ("" for the track folder itself).
+    pub records_in: &'static str,
+}
+
+/// The speedrun's tracks at the audited revision, with each one's own target and
+/// objective (from its README).
+pub const TRACKS: [TrackSpec; 3] = [
+    TrackSpec {
+        name: "track_1_short",
+        target_loss: None,
+        objective: Objective::TrainTime,
+        records_in: "",
+    },
+    TrackSpec {
+        name: "track_2_medium",
+        target_loss: Some(2.92),
+        objective: Objective::TrainTime,
+        records_in: "",
+    },
+    TrackSpec {
+        name: "track_3_optimization",
+        target_loss: Some(3.28),
+        objective: Objective::Steps,
+        records_in: "results",
+    },
+];
+
+/// A file or folder the audit did not read, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    /// Path relative to the folder audited.
+    pub path: String,
+    pub reason: String,
+}
+
+/// What the audit covered of one track.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackCoverage {
+    /// Track folder name ("track_1_short"; the folder's own name when it is not a
+    /// known track).
+    pub track: String,
+    pub target_loss: f64,
+    pub objective: Objective,
+    /// The folder holding its records, relative to the folder audited.
+    pub records_dir: String,
+    pub records: usize,
+    pub log_files: usize,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Words that mark a folder or file as a baseline rerun ("original_timing.txt" is
+/// track 2's rerun of the unmodified script).
+pub const BASELINE_WORDS: [&str; 8] = [
     "baseline",
     "comparison",
     "control",
     "master",
+    "original",
     "prior",
     "previous",
     "reference",
@@ -181,8 +271,9 @@ pub struct Environment {
     pub scripts: usize,
 }
 
-/// Runs of one record that belong together: same folder, same role, same number of
-/// steps and GPUs.
+/// Runs of one record that belong together: same folder, same role, same printed
+/// script, same number of steps and GPUs. Runs of different scripts (ablations,
+/// other optimizers) are never pooled.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
     /// "this_pr (1390 steps, 8 GPUs)", "logs/baseline* (1490 steps, 8 GPUs)".
@@ -192,6 +283,8 @@ pub struct Sample {
     pub role: Role,
     pub total_steps: Option<u32>,
     pub gpu_count: Option<u32>,
+    /// Fingerprint of the printed training script shared by its runs.
+    pub script: Option<String>,
     /// Set when the sample is the subset of a folder's runs that a claim lists
     /// ("README.md:12"): the runs the authors say their figures come from.
     pub listed_in: Option<String>,
@@ -265,7 +358,13 @@ pub struct UncheckedClaim {
 /// The audit of one record folder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordAudit {
-    /// Folder name, e.g. "2026-07-17_FP8DownProjection".
+    /// Track folder name ("track_1_short").
+    pub track: String,
+    pub objective: Objective,
+    /// The loss its runs are tested against.
+    pub target_loss: f64,
+    /// Folder name, e.g. "2026-07-17_FP8DownProjection" (a log's file name for a
+    /// log that sits directly in the track's records folder).
     pub record: String,
     /// The date the folder name starts with (often not the date the record was
     /// published in the speedrun's README).
@@ -291,6 +390,8 @@ pub struct RecordAudit {
     pub verdict: Verdict,
     pub verdict_reason: String,
     pub problems: Vec<LogProblem>,
+    /// Logs left out as copies of runs counted elsewhere, in words, naming them.
+    pub duplicates_note: Option<String>,
 }
 
 impl RecordAudit {
@@ -308,7 +409,9 @@ impl RecordAudit {
 pub struct Totals {
     pub records: usize,
     pub log_files: usize,
+    /// Finished runs, each counted once (duplicates are problems, not runs).
     pub complete_runs: usize,
+    pub duplicates: usize,
     pub problems: usize,
     pub claims_checked: usize,
     pub claims_disagreeing: usize,
@@ -322,6 +425,8 @@ pub struct AuditReport {
     /// The folder audited, as given.
     pub records_dir: String,
     pub options: Options,
+    /// Per track: what was audited and what was skipped.
+    pub tracks: Vec<TrackCoverage>,
     pub totals: Totals,
     pub records: Vec<RecordAudit>,
 }
@@ -333,9 +438,12 @@ impl AuditReport {
     }
 }
 
-/// Audits a modded-nanogpt records folder: `records/track_1_short` of the
-/// repository (or the repository's `records/`, in which case its `track_1_short` is
-/// used). Each subfolder is one record.
+/// Audits a modded-nanogpt records folder: the repository's `records/` (every
+/// `track_*` folder in it, each with its own target, objective and claim formats),
+/// one track folder (`records/track_1_short`), or any folder of record folders.
+/// Each record folder is one record; a log lying directly in a track's records
+/// folder is a record of its own; every other file or folder not read is listed in
+/// [`AuditReport::tracks`] with the reason.
 ///
 /// Fails only if the folder cannot be listed; unreadable or unparseable logs are
 /// reported in the result.
@@ -343,48 +451,68 @@ pub fn audit_modded_nanogpt(
     records_dir: &Path,
     options: &Options,
 ) -> Result<AuditReport, AuditError> {
-    let root = resolve_root(records_dir)?;
-    let mut record_dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .map_err(|source| AuditError::Io {
-            path: root.clone(),
-            source,
-        })?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    record_dirs.sort();
+    let plans = plan_tracks(records_dir, options)?;
 
     // List every file first, then parse all logs in parallel.
-    let listed: Vec<(String, Vec<PathBuf>)> = record_dirs
-        .iter()
-        .map(|dir| (file_name(dir), list_files(dir)))
-        .collect();
-    let logs: Vec<(usize, PathBuf)> = listed
-        .iter()
-        .enumerate()
-        .flat_map(|(i, (_, files))| {
-            files
-                .iter()
-                .filter(|f| is_log_file(f))
-                .map(move |f| (i, f.clone()))
+    let mut entries: Vec<(usize, usize, PathBuf)> = Vec::new();
+    for (t, plan) in plans.iter().enumerate() {
+        for (r, rec) in plan.records.iter().enumerate() {
+            for f in rec.files.iter().filter(|f| is_log_file(f)) {
+                entries.push((t, r, f.clone()));
+            }
+        }
+    }
+    let parsed: Vec<Parsed> = entries
+        .par_iter()
+        .map(|(t, _, path)| {
+            let mut result = read_and_parse(path);
+            if let Ok(p) = &mut result
+                && plans[*t].spec.objective == Objective::Steps
+            {
+                p.log.finish_at_last_validation();
+                for trial in &mut p.trials {
+                    trial.finish_at_last_validation();
+                }
+            }
+            result
         })
         .collect();
-    let parsed: Vec<(usize, String, Parsed)> = logs
-        .par_iter()
-        .map(|(i, path)| (*i, relative(&root, path), read_and_parse(path)))
-        .collect();
+    let owners = find_duplicates(&plans, &entries, &parsed, records_dir);
 
-    let mut per_record: Vec<Vec<(String, Parsed)>> = vec![Vec::new(); listed.len()];
-    for (i, rel, result) in parsed {
-        per_record[i].push((rel, result));
+    let mut per_record: Vec<Vec<Vec<LogEntry>>> = plans
+        .iter()
+        .map(|p| p.records.iter().map(|_| Vec::new()).collect())
+        .collect();
+    for (i, ((t, r, path), result)) in entries.iter().zip(parsed).enumerate() {
+        per_record[*t][*r].push(LogEntry {
+            file: relative(records_dir, path),
+            inner: relative(&plans[*t].records[*r].dir, path),
+            parsed: result,
+            duplicate_of: owners[i].clone(),
+        });
     }
 
-    let records: Vec<RecordAudit> = listed
-        .iter()
-        .zip(per_record)
-        .map(|((name, files), logs)| audit_record(&root, name, files, logs, options))
-        .collect();
+    let mut records = Vec::new();
+    let mut tracks = Vec::new();
+    for (plan, logs) in plans.iter().zip(per_record) {
+        let track_options = Options {
+            target_loss: plan.target_loss,
+            ..options.clone()
+        };
+        let before = records.len();
+        for (rec, logs) in plan.records.iter().zip(logs) {
+            records.push(audit_record(records_dir, plan, rec, logs, &track_options));
+        }
+        tracks.push(TrackCoverage {
+            track: plan.name.clone(),
+            target_loss: plan.target_loss,
+            objective: plan.spec.objective,
+            records_dir: relative(records_dir, &plan.root),
+            records: records.len() - before,
+            log_files: records[before..].iter().map(|r| r.log_files).sum(),
+            skipped: plan.skipped.clone(),
+        });
+    }
 
     let mut totals = Totals {
         records: records.len(),
@@ -397,6 +525,11 @@ pub fn audit_modded_nanogpt(
         totals.log_files += r.log_files;
         totals.complete_runs += r.complete_runs;
         totals.problems += r.problems.len();
+        totals.duplicates += r
+            .problems
+            .iter()
+            .filter(|p| p.kind == ProblemKind::Duplicate)
+            .count();
         totals.claims_checked += r.claims.iter().filter(|c| c.agrees.is_some()).count();
         totals.claims_disagreeing += r.claims.iter().filter(|c| c.agrees == Some(false)).count();
         *totals
@@ -408,23 +541,293 @@ pub fn audit_modded_nanogpt(
         tool: format!("speedcert-audit {}", env!("CARGO_PKG_VERSION")),
         records_dir: records_dir.display().to_string(),
         options: options.clone(),
+        tracks,
         totals,
         records,
     })
 }
 
-fn resolve_root(dir: &Path) -> Result<PathBuf, AuditError> {
+/// One record to audit: a folder, or a log lying directly in a records folder.
+struct RecordPlan {
+    name: String,
+    /// The record folder (for a lone log, the folder holding it).
+    dir: PathBuf,
+    files: Vec<PathBuf>,
+}
+
+/// One track to audit.
+struct TrackPlan {
+    name: String,
+    spec: TrackSpec,
+    target_loss: f64,
+    root: PathBuf,
+    records: Vec<RecordPlan>,
+    skipped: Vec<Skipped>,
+}
+
+/// A log file of a record, parsed, with the log it duplicates if any.
+struct LogEntry {
+    /// Path relative to the folder audited.
+    file: String,
+    /// Path relative to the record folder.
+    inner: String,
+    parsed: Parsed,
+    duplicate_of: Option<String>,
+}
+
+fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, AuditError> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| AuditError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// Which tracks `dir` holds: every `track_*` folder of a `records/` folder, or
+/// `dir` itself as one track (named like a known one, or not).
+fn plan_tracks(dir: &Path, options: &Options) -> Result<Vec<TrackPlan>, AuditError> {
     if !dir.is_dir() {
         return Err(AuditError::NotARecordsDir {
             path: dir.to_path_buf(),
         });
     }
-    let track = dir.join("track_1_short");
-    Ok(if track.is_dir() {
-        track
+    let top = sorted_entries(dir)?;
+    let track_dirs: Vec<&PathBuf> = top
+        .iter()
+        .filter(|p| p.is_dir() && file_name(p).starts_with("track_"))
+        .collect();
+    if track_dirs.is_empty() {
+        return Ok(vec![plan_track(dir, dir, options)?]);
+    }
+    let mut plans = Vec::new();
+    for t in &track_dirs {
+        plans.push(plan_track(dir, t, options)?);
+    }
+    // What lies beside the track folders is not a record.
+    if let Some(first) = plans.first_mut() {
+        for p in top.iter().filter(|p| !track_dirs.contains(p)) {
+            first.skipped.push(Skipped {
+                path: relative(dir, p),
+                reason: "beside the track folders, not in one".into(),
+            });
+        }
+    }
+    Ok(plans)
+}
+
+fn plan_track(base: &Path, track_dir: &Path, options: &Options) -> Result<TrackPlan, AuditError> {
+    let name = file_name(track_dir);
+    let spec = TRACKS
+        .iter()
+        .copied()
+        .find(|t| t.name == name)
+        .unwrap_or(TrackSpec {
+            name: "",
+            target_loss: None,
+            objective: Objective::TrainTime,
+            records_in: "",
+        });
+    let root = if spec.records_in.is_empty() {
+        track_dir.to_path_buf()
     } else {
-        dir.to_path_buf()
+        track_dir.join(spec.records_in)
+    };
+    let mut skipped = Vec::new();
+    if root != track_dir {
+        for p in sorted_entries(track_dir)? {
+            if p != root {
+                skipped.push(Skipped {
+                    path: relative(base, &p),
+                    reason: format!(
+                        "outside {}/, where the track keeps its results (the track's own \
+                         README, code and figures)",
+                        spec.records_in
+                    ),
+                });
+            }
+        }
+    }
+    let mut records = Vec::new();
+    if root.is_dir() {
+        for p in sorted_entries(&root)? {
+            if p.is_dir() {
+                records.push(RecordPlan {
+                    name: file_name(&p),
+                    files: list_files(&p),
+                    dir: p,
+                });
+            } else if is_log_file(&p) {
+                // A log directly in the records folder: the track's README links
+                // such logs as records of their own.
+                records.push(RecordPlan {
+                    name: file_name(&p),
+                    dir: root.clone(),
+                    files: vec![p],
+                });
+            } else {
+                skipped.push(Skipped {
+                    path: relative(base, &p),
+                    reason: "a file directly in the records folder that is not a log".into(),
+                });
+            }
+        }
+    } else {
+        skipped.push(Skipped {
+            path: relative(base, &root),
+            reason: "missing".into(),
+        });
+    }
+    Ok(TrackPlan {
+        name,
+        spec,
+        target_loss: spec.target_loss.unwrap_or(options.target_loss),
+        root,
+        records,
+        skipped,
     })
+}
+
+/// For every log, the log it repeats (`None` for the one counted). Logs are the same
+/// run when they have the same content, the same run id (the UUID in the file name)
+/// or the same final validation (step, loss and train time to the ms). Of a set of
+/// copies, the one counted is in the record whose folder date is the earliest on or
+/// after the day the run was made (a run cannot be evidence for a record dated
+/// before it); within a record, the one sitting with the most other logs (with its
+/// sibling runs, not a copy put beside the README), then the largest.
+fn find_duplicates(
+    plans: &[TrackPlan],
+    entries: &[(usize, usize, PathBuf)],
+    parsed: &[Parsed],
+    base: &Path,
+) -> Vec<Option<String>> {
+    let n = entries.len();
+    let mut parent: Vec<usize> = (0..n).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, p) in parsed.iter().enumerate() {
+        let Ok(p) = p else { continue };
+        let mut keys = vec![format!("content {} {}", p.bytes, p.content)];
+        if let Some(id) = run_id(&file_name(&entries[i].2)) {
+            keys.push(format!("id {id}"));
+        }
+        // The final validation to the ms: distinct runs do not share it.
+        if let (Some(step), Some(l), Some(ms)) = (
+            p.log.final_step(),
+            p.log.final_val_loss,
+            p.log.train_time_ms,
+        ) {
+            keys.push(format!("final {:?} {step} {l} {ms}", p.log.total_steps));
+        }
+        for k in keys {
+            match seen.get(&k) {
+                Some(&j) => {
+                    let (a, b) = (root(&mut parent, i), root(&mut parent, j));
+                    parent[a.max(b)] = a.min(b);
+                }
+                None => {
+                    seen.insert(k, i);
+                }
+            }
+        }
+    }
+    let mut per_dir: BTreeMap<&Path, usize> = BTreeMap::new();
+    for (_, _, path) in entries {
+        *per_dir.entry(path.parent().unwrap_or(path)).or_default() += 1;
+    }
+    let logs_beside: BTreeMap<usize, usize> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, (_, _, path))| (i, per_dir[path.parent().unwrap_or(path)]))
+        .collect();
+    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for i in 0..n {
+        let r = root(&mut parent, i);
+        groups.entry(r).or_default().push(i);
+    }
+    let mut out = vec![None; n];
+    for members in groups.values().filter(|m| m.len() > 1) {
+        let made = members.iter().find_map(|&i| {
+            parsed[i]
+                .as_ref()
+                .ok()
+                .and_then(|p| p.log.nvidia_smi_time.as_deref())
+                .and_then(smi_date)
+                .as_deref()
+                .and_then(day_number)
+        });
+        let record_date_of = |i: usize| {
+            let (t, r, _) = &entries[i];
+            record_date(&plans[*t].records[*r].name)
+        };
+        let owner = *members
+            .iter()
+            .min_by_key(|&&i| {
+                let d = record_date_of(i);
+                // Folder dates are the announcement's day and nvidia-smi's clock has
+                // no time zone: a record may be dated up to 2 days before its run.
+                let before_run = match (d.as_deref().and_then(day_number), made) {
+                    (Some(d), Some(m)) => d + 2 < m,
+                    _ => false,
+                };
+                let siblings = std::cmp::Reverse(logs_beside[&i]);
+                // Then the fullest copy: a whole log over a one-line summary of it.
+                let size = std::cmp::Reverse(parsed[i].as_ref().map_or(0, |p| p.bytes));
+                (before_run, d.is_none(), d, siblings, size, i)
+            })
+            .expect("a group has members");
+        let owner_path = relative(base, &entries[owner].2);
+        for &i in members.iter().filter(|&&i| i != owner) {
+            out[i] = Some(owner_path.clone());
+        }
+    }
+    out
+}
+
+/// The run id a log's file name carries: its UUID (`comparison_0f6c8eac-….txt`).
+fn run_id(name: &str) -> Option<String> {
+    static UUID: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+            .expect("valid regex")
+    });
+    UUID.find(name).map(|m| m.as_str().to_string())
+}
+
+/// "Fri Sep  5 15:45:09 2025" → "2025-09-05", comparable with folder dates.
+fn smi_date(stamp: &str) -> Option<String> {
+    let w: Vec<&str> = stamp.split_ascii_whitespace().collect();
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = *w.get(1)?;
+    let m = months.iter().position(|m| *m == month)? + 1;
+    let d: u32 = w.get(2)?.parse().ok()?;
+    let y: u32 = w.get(4)?.parse().ok()?;
+    Some(format!("{y:04}-{m:02}-{d:02}"))
+}
+
+/// "2025-09-05" → a day count, so folder and run dates can be compared in days.
+fn day_number(date: &str) -> Option<i64> {
+    use chrono::Datelike;
+    let day = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
+    Some(i64::from(day.num_days_from_ce()))
+}
+
+/// "Fri Sep  5 15:45:09 2025" → a key that sorts in time order.
+fn smi_sort_key(stamp: &str) -> Option<String> {
+    let day = smi_date(stamp)?;
+    let time = stamp.split_ascii_whitespace().nth(3)?;
+    Some(format!("{day} {time}"))
 }
 
 fn list_files(dir: &Path) -> Vec<PathBuf> {
@@ -479,24 +882,43 @@ fn relative(root: &Path, path: &Path) -> String {
 }
 
 fn read_and_parse(path: &Path) -> Parsed {
-    let (text, len) = read_log(path).map_err(|e| e.to_string())?;
-    Ok((parse_log(&text), len))
+    let (text, bytes) = read_log(path).map_err(|e| e.to_string())?;
+    let mut trials = parse_trials(&text);
+    let log = trials.pop().expect("parse_trials returns at least one log");
+    Ok(ParsedLog {
+        log,
+        trials,
+        bytes,
+        content: crate::parse::fingerprint(text.as_bytes()),
+    })
 }
 
 fn audit_record(
-    root: &Path,
-    name: &str,
-    files: &[PathBuf],
-    logs: Vec<(String, Parsed)>,
+    base: &Path,
+    plan: &TrackPlan,
+    rec: &RecordPlan,
+    logs: Vec<LogEntry>,
     options: &Options,
 ) -> RecordAudit {
+    let name = rec.name.as_str();
+    let files = &rec.files;
+    let objective = plan.spec.objective;
     let mut problems = Vec::new();
     let log_files = logs.len();
-    // (folder, role, baseline word in the file name, steps, gpus) -> runs
-    type Key = (String, Role, Option<String>, Option<u32>, Option<u32>);
+    let mut duplicates: Vec<(String, String)> = Vec::new();
+    // (folder, role, baseline word in the file name, script, steps, gpus) -> runs
+    type Key = (
+        String,
+        Role,
+        Option<String>,
+        Option<String>,
+        Option<u32>,
+        Option<u32>,
+    );
     let mut groups: BTreeMap<Key, Vec<Run>> = BTreeMap::new();
-    for (file, result) in logs {
-        let (log, bytes) = match result {
+    for entry in logs {
+        let file = entry.file;
+        let parsed = match entry.parsed {
             Ok(ok) => ok,
             Err(e) => {
                 problems.push(LogProblem {
@@ -507,44 +929,100 @@ fn audit_record(
                 continue;
             }
         };
-        if let Some((kind, detail)) = problem_of(&log, bytes) {
+        // Each trial of a file that holds several is a run of its own, named
+        // "FILE (trial K/N)" in samples and problems.
+        let n_trials = parsed.trials.len() + 1;
+        let mut file_runs: Vec<(String, RunLog)> = Vec::with_capacity(n_trials);
+        let trials = parsed.trials.into_iter().chain(std::iter::once(parsed.log));
+        for (k, log) in trials.enumerate() {
+            let run_file = if n_trials > 1 {
+                format!("{file} (trial {}/{n_trials})", k + 1)
+            } else {
+                file.clone()
+            };
+            if let Some((kind, detail)) = problem_of(&log, parsed.bytes) {
+                problems.push(LogProblem {
+                    file: run_file.clone(),
+                    kind,
+                    detail,
+                });
+                if kind.excludes_run() {
+                    continue;
+                }
+            }
+            file_runs.push((run_file, log));
+        }
+        if file_runs.is_empty() {
+            continue;
+        }
+        if let Some(first) = entry.duplicate_of {
             problems.push(LogProblem {
                 file: file.clone(),
-                kind,
-                detail,
+                kind: ProblemKind::Duplicate,
+                detail: format!("the same run as {first}, which is counted instead"),
             });
-            if kind.excludes_run() {
-                continue;
-            }
+            duplicates.push((file, first));
+            continue;
         }
-        let inner = file
-            .strip_prefix(name)
-            .unwrap_or(&file)
-            .trim_start_matches('/');
-        let (folder, base) = inner.rsplit_once('/').unwrap_or(("", inner));
-        let (role, file_word) = role_of(folder, base);
-        let key = (
-            folder.to_string(),
-            role,
-            file_word,
-            log.total_steps,
-            log.gpu_count,
-        );
-        groups.entry(key).or_default().push(Run { file, log });
+        // A lone log's record folder is the records folder: `inner` is its name.
+        let inner = entry.inner;
+        let (folder, file_base) = inner.rsplit_once('/').unwrap_or(("", &inner));
+        let folder = without_seed_folder(folder);
+        let (role, file_word) = role_of(folder, file_base);
+        for (file, log) in file_runs {
+            let steps = match objective {
+                Objective::TrainTime => log.total_steps,
+                Objective::Steps => log.final_step(),
+            };
+            let key = (
+                folder.to_string(),
+                role,
+                file_word.clone(),
+                log.code_fingerprint.clone(),
+                steps,
+                log.gpu_count,
+            );
+            groups.entry(key).or_default().push(Run { file, log });
+        }
     }
 
-    let mut samples: Vec<Sample> = groups
+    // Name the script in a sample's label only where its folder holds several.
+    let mut scripts_per_folder: BTreeMap<(String, Role, Option<String>), BTreeSet<Option<String>>> =
+        BTreeMap::new();
+    for (folder, role, word, script, _, _) in groups.keys() {
+        scripts_per_folder
+            .entry((folder.clone(), *role, word.clone()))
+            .or_default()
+            .insert(script.clone());
+    }
+    let samples: Vec<Sample> = groups
         .into_iter()
-        .map(|((folder, role, word, steps, gpus), runs)| {
-            let label = sample_label(&folder, word.as_deref(), steps, gpus);
-            build_sample(label, folder, role, steps, gpus, runs, None, options)
+        .map(|((folder, role, word, script, steps, gpus), runs)| {
+            let several = scripts_per_folder[&(folder.clone(), role, word.clone())].len() > 1;
+            let shown_script = several.then_some(script.as_deref()).flatten();
+            let label = sample_label(&folder, word.as_deref(), shown_script, steps, gpus);
+            let mut sample = build_sample(label, folder, role, steps, gpus, runs, None, options);
+            sample.script = script;
+            sample
         })
         .collect();
+    let blocks = read_claims(base, files);
+    let mut samples = pool_listed_scripts(samples, &blocks, name, options);
     let complete_runs = samples.iter().map(Sample::n).sum();
+    let duplicates_note = (!duplicates.is_empty()).then(|| {
+        let mut elsewhere: BTreeSet<&str> = BTreeSet::new();
+        for (_, first) in &duplicates {
+            elsewhere.insert(first.rsplit_once('/').map_or(first.as_str(), |(d, _)| d));
+        }
+        format!(
+            "{} log(s) left out as copies of runs counted in {}",
+            duplicates.len(),
+            elsewhere.into_iter().collect::<Vec<_>>().join(", ")
+        )
+    });
 
     // Claims first: a list of per-run values whose runs all have logs tells exactly
     // which runs a claim is about, and may single out part of a folder.
-    let blocks = read_claims(root, files);
     let matches: Vec<Result<BlockMatch, String>> =
         blocks.iter().map(|b| match_block(b, &samples)).collect();
     let mut target: Vec<Option<usize>> = Vec::with_capacity(blocks.len());
@@ -555,6 +1033,26 @@ fn audit_record(
         };
         let parent = &samples[m.sample];
         if !(m.all_found && m.runs.len() < parent.n()) {
+            // The list is exactly a sample that the script split out of a folder
+            // (2026-02-06_SparseBigramGradient: 5 runs of one script, 3 of another):
+            // say that these are the runs the authors list, as for a subset.
+            let split_out = samples
+                .iter()
+                .filter(|s| {
+                    s.listed_in.is_none() && s.folder == parent.folder && s.role == parent.role
+                })
+                .count()
+                > 1;
+            if m.all_found
+                && m.runs.len() == parent.n()
+                && split_out
+                && parent.listed_in.is_none()
+                && !parent.label.contains(" runs listed at ")
+            {
+                let at = format!("{}:{}", strip_record(&block.source, name), block.line);
+                let label = format!("{} — the {} runs listed at {at}", parent.label, parent.n());
+                samples[m.sample].label = label;
+            }
             target.push(Some(m.sample));
             continue;
         }
@@ -581,7 +1079,7 @@ fn audit_record(
                     picked.len()
                 );
                 let runs: Vec<Run> = picked.iter().map(|&i| parent.runs[i].clone()).collect();
-                let derived = build_sample(
+                let mut derived = build_sample(
                     label,
                     parent.folder.clone(),
                     parent.role,
@@ -591,6 +1089,7 @@ fn audit_record(
                     Some(at),
                     options,
                 );
+                derived.script = parent.script.clone();
                 samples.push(derived);
                 samples.len() - 1
             }
@@ -614,7 +1113,10 @@ fn audit_record(
             .max_by_key(|&i| (samples[i].n(), std::cmp::Reverse(i)))
             .unwrap_or(c)
     });
-    let baseline = candidate.and_then(|c| pick_baseline(&samples, c));
+    // Track 3 competes on steps: a rerun of the baseline is not a time comparison.
+    let baseline = candidate
+        .filter(|_| objective == Objective::TrainTime)
+        .and_then(|c| pick_baseline(&samples, c));
 
     let (time_comparison, time_comparison_error) = match (candidate, baseline) {
         (Some(c), Some(b)) => {
@@ -680,6 +1182,9 @@ fn audit_record(
     }
 
     let mut audit = RecordAudit {
+        track: plan.name.clone(),
+        objective,
+        target_loss: options.target_loss,
         record: name.to_string(),
         folder_date: record_date(name),
         log_files,
@@ -695,6 +1200,7 @@ fn audit_record(
         verdict: Verdict::LogsMissing,
         verdict_reason: String::new(),
         problems,
+        duplicates_note,
     };
     let (verdict, reason) = decide(&audit, options);
     audit.verdict = verdict;
@@ -702,11 +1208,136 @@ fn audit_record(
     audit
 }
 
-/// "2026-07-17_X/this_pr/statistics.md" → "this_pr/statistics.md".
+/// Where the authors list per-run values that match runs of several scripts of one
+/// folder (same role, steps and GPUs), they pooled those runs themselves (Yarn's
+/// runs differ in type annotations): their samples are merged, and the label says
+/// so. Without such a list, runs of different scripts stay apart.
+fn pool_listed_scripts(
+    mut samples: Vec<Sample>,
+    blocks: &[ClaimBlock],
+    record: &str,
+    options: &Options,
+) -> Vec<Sample> {
+    for block in blocks
+        .iter()
+        .filter(|b| b.losses.is_some() || b.times_ms.is_some())
+    {
+        // (folder, role, steps, GPUs) -> samples
+        type Family = (String, Role, Option<u32>, Option<u32>);
+        let mut families: BTreeMap<Family, Vec<usize>> = BTreeMap::new();
+        for (i, s) in samples.iter().enumerate() {
+            families
+                .entry((s.folder.clone(), s.role, s.total_steps, s.gpu_count))
+                .or_default()
+                .push(i);
+        }
+        let Some((members, pooled)) = families.into_values().find_map(|members| {
+            if members.len() < 2 {
+                return None;
+            }
+            let first = &samples[members[0]];
+            let runs: Vec<Run> = members
+                .iter()
+                .flat_map(|&i| samples[i].runs.iter().cloned())
+                .collect();
+            let pooled = build_sample(
+                String::new(),
+                first.folder.clone(),
+                first.role,
+                first.total_steps,
+                first.gpu_count,
+                runs,
+                None,
+                options,
+            );
+            let (found, listed, _) = pair_runs(block, &pooled);
+            if found.len() < 2 || 2 * found.len() < listed {
+                return None;
+            }
+            let hit: BTreeSet<&str> = found
+                .iter()
+                .map(|&k| pooled.runs[k].file.as_str())
+                .collect();
+            let touched: Vec<usize> = members
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    samples[i]
+                        .runs
+                        .iter()
+                        .any(|r| hit.contains(r.file.as_str()))
+                })
+                .collect();
+            (touched.len() > 1).then_some((touched, pooled))
+        }) else {
+            continue;
+        };
+        let first = &samples[members[0]];
+        let folder = if first.folder.is_empty() {
+            ".".to_string()
+        } else {
+            first.folder.clone()
+        };
+        let steps = first
+            .total_steps
+            .map_or("? steps".into(), |s| format!("{s} steps"));
+        let gpus = first
+            .gpu_count
+            .map_or("? GPUs".into(), |g| format!("{g} GPUs"));
+        let label = format!(
+            "{folder} ({steps}, {gpus}), {} scripts pooled as listed at {}:{}",
+            members.len(),
+            strip_record(&block.source, record),
+            block.line
+        );
+        let runs: Vec<Run> = members
+            .iter()
+            .flat_map(|&i| samples[i].runs.iter().cloned())
+            .collect();
+        let merged = build_sample(
+            label,
+            pooled.folder,
+            pooled.role,
+            pooled.total_steps,
+            pooled.gpu_count,
+            runs,
+            None,
+            options,
+        );
+        let mut kept: Vec<Sample> = samples
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !members.contains(i))
+            .map(|(_, s)| s)
+            .collect();
+        kept.push(merged);
+        samples = kept;
+    }
+    samples
+}
+
+/// "track_1_short/2026-07-17_X/this_pr/statistics.md" → "this_pr/statistics.md".
 fn strip_record<'a>(source: &'a str, record: &str) -> &'a str {
+    let with_slash = format!("{record}/");
+    if let Some(rest) = source.strip_prefix(&with_slash) {
+        return rest;
+    }
     source
-        .strip_prefix(record)
-        .map_or(source, |s| s.trim_start_matches('/'))
+        .find(&format!("/{with_slash}"))
+        .map_or(source, |at| &source[at + with_slash.len() + 1..])
+}
+
+/// `idea_x/seed_3` → `idea_x`: one folder per seed is one sample, split only for
+/// storage (track 3's trustlight keeps each seed's stdout in `seed_N/`).
+fn without_seed_folder(folder: &str) -> &str {
+    let (parent, last) = folder.rsplit_once('/').unwrap_or(("", folder));
+    let digits = last
+        .strip_prefix("seed")
+        .map(|d| d.trim_start_matches(['_', '-']));
+    match digits {
+        Some(d) if !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) => parent,
+        _ => folder,
+    }
 }
 
 /// Baseline if the folder or (in the record folder itself) the file name says so.
@@ -725,6 +1356,7 @@ fn role_of(folder: &str, file: &str) -> (Role, Option<String>) {
 fn sample_label(
     folder: &str,
     file_word: Option<&str>,
+    script: Option<&str>,
     total_steps: Option<u32>,
     gpu_count: Option<u32>,
 ) -> String {
@@ -735,6 +1367,9 @@ fn sample_label(
     };
     if let Some(w) = file_word {
         name.push_str(&format!("/{w}*"));
+    }
+    if let Some(s) = script {
+        name.push_str(&format!(", script {}", &s[..s.len().min(8)]));
     }
     let steps = total_steps.map_or("? steps".into(), |s| format!("{s} steps"));
     let gpus = gpu_count.map_or("? GPUs".into(), |g| {
@@ -760,6 +1395,7 @@ fn build_sample(
         role,
         total_steps,
         gpu_count,
+        script: None,
         listed_in,
         runs,
         loss: None,
@@ -837,7 +1473,17 @@ fn pick_candidate(samples: &[Sample], options: &Options) -> Option<usize> {
             .then(unnamed(x).cmp(&unnamed(y)))
             .then(y.n().cmp(&x.n()))
             .then(y.folder.cmp(&x.folder))
+            .then(latest_run(y).cmp(&latest_run(x)))
     })
+}
+
+/// When the sample's last run started (nvidia-smi's clock): of cumulative
+/// ablations run one after another, the last is the record's own.
+fn latest_run(s: &Sample) -> Option<String> {
+    s.runs
+        .iter()
+        .filter_map(|r| r.log.nvidia_smi_time.as_deref().and_then(smi_sort_key))
+        .max()
 }
 
 /// The same-hardware baseline: baseline-role folder samples on the candidate's GPU
@@ -864,7 +1510,14 @@ fn pick_baseline(samples: &[Sample], candidate: usize) -> Option<usize> {
         })
 }
 
+/// "2026-07-17_X" → "2026-07-17"; track 3's "20260611_x" → "2026-06-11".
 fn record_date(name: &str) -> Option<String> {
+    if let Some(d) = name.get(..8)
+        && d.bytes().all(|b| b.is_ascii_digit())
+        && name.as_bytes().get(8).is_none_or(|b| !b.is_ascii_digit())
+    {
+        return Some(format!("{}-{}-{}", &d[..4], &d[4..6], &d[6..]));
+    }
     let d = name.get(..10)?;
     let b = d.as_bytes();
     let ok = b.iter().enumerate().all(|(i, c)| match i {
@@ -895,16 +1548,43 @@ fn read_claims(root: &Path, files: &[PathBuf]) -> Vec<ClaimBlock> {
     blocks
 }
 
-/// A parsed log and its (decompressed) size, or why the file could not be read.
-type Parsed = Result<(RunLog, usize), String>;
+/// A parsed log, or why the file could not be read.
+type Parsed = Result<ParsedLog, String>;
+
+struct ParsedLog {
+    /// The file's run, or its last trial where it holds several (see `trials`).
+    log: RunLog,
+    /// The trials before the last, where the file holds several
+    /// ([`crate::parse::parse_trials`]); empty for a log of one run.
+    trials: Vec<RunLog>,
+    /// Size of the (decompressed) content.
+    bytes: usize,
+    /// Fingerprint of the content, to find copies (with `bytes`).
+    content: u64,
+}
 
 /// Loss values are logged to 4 decimals, times to whole ms: compare them as integers.
 fn loss_key(v: f64) -> i64 {
     (v * 1e4).round() as i64
 }
 
-fn time_key(ms: f64) -> i64 {
-    ms.round() as i64
+/// A time rounded to `unit_ms`, the precision the author listed times with.
+fn time_key(ms: f64, unit_ms: f64) -> i64 {
+    (ms / unit_ms).round() as i64
+}
+
+/// The precision of listed times, in ms: 1 for "139.441" (s), 100 for track 3's
+/// "611.1", so a log's 611.138 s matches the listed 611.1.
+fn listed_time_unit_ms(times_ms: &[f64]) -> f64 {
+    [1.0, 10.0, 100.0, 1000.0]
+        .into_iter()
+        .rev()
+        .find(|unit| {
+            times_ms
+                .iter()
+                .all(|t| ((t / unit) - (t / unit).round()).abs() < 1e-6)
+        })
+        .unwrap_or(1.0)
 }
 
 /// A claim block tied to a sample.
@@ -930,11 +1610,12 @@ fn pair_runs(block: &ClaimBlock, sample: &Sample) -> (Vec<usize>, usize, Vec<Str
         .flatten()
         .map(|v| loss_key(*v))
         .collect();
+    let unit = listed_time_unit_ms(block.times_ms.as_deref().unwrap_or(&[]));
     let times: Vec<i64> = block
         .times_ms
         .iter()
         .flatten()
-        .map(|v| time_key(*v))
+        .map(|v| time_key(*v, unit))
         .collect();
     let listed = losses.len().max(times.len());
     let entries: Vec<(Option<i64>, Option<i64>)> = (0..listed)
@@ -946,7 +1627,7 @@ fn pair_runs(block: &ClaimBlock, sample: &Sample) -> (Vec<usize>, usize, Vec<Str
         .map(|r| {
             (
                 r.log.final_val_loss.map(loss_key),
-                r.log.train_time_ms.map(time_key),
+                r.log.train_time_ms.map(|t| time_key(t, unit)),
             )
         })
         .collect();
@@ -1190,10 +1871,20 @@ fn check_block(
                 } else {
                     mean(&our_l)
                 };
-                (ours, from_listed, tolerance_for(s, scale), String::new())
+                let tol = tolerance_for(s, scale);
+                // Only when nothing else explains the figure: an sd that the author's
+                // own list (ddof 1) reproduces differs from ours for another reason.
+                let unexplained = ours.is_some_and(|o| !agrees_with(s, o, tol))
+                    && from_listed.is_none_or(|f| !agrees_with(s, f, tol));
+                match population_sd(q, &our_l, &our_t)
+                    .filter(|&pop| unexplained && agrees_with(s, pop, tol))
+                {
+                    Some(pop) => (Some(pop), from_listed, tol, POPULATION_SD_NOTE.into()),
+                    None => (ours, from_listed, tol, String::new()),
+                }
             }
         };
-        let agrees = ours.map(|o| (o - s.value).abs() <= tolerance);
+        let agrees = ours.map(|o| agrees_with(s, o, tolerance));
         let note = match (ours, agrees) {
             (None, _) if note.is_empty() => "no value from the logs to compare".to_string(),
             (_, Some(false)) if !note_lists.is_empty() => [note, note_lists.clone()]
@@ -1242,14 +1933,18 @@ fn check_listed_only(block: &ClaimBlock, record: &str, target: f64) -> Vec<Claim
             ) {
                 return None;
             }
-            let value = stat_of(q, listed_l, listed_t, target)?;
+            let sample_value = stat_of(q, listed_l, listed_t, target)?;
             let scale = if is_time(q) {
                 mean(listed_t)
             } else {
                 mean(listed_l)
             };
             let tolerance = tolerance_for(s, scale);
-            let agrees = (value - s.value).abs() <= tolerance;
+            let population = population_sd(q, listed_l, listed_t).filter(|&pop| {
+                !agrees_with(s, sample_value, tolerance) && agrees_with(s, pop, tolerance)
+            });
+            let value = population.unwrap_or(sample_value);
+            let agrees = agrees_with(s, value, tolerance);
             Some(ClaimCheck {
                 source: block.source.clone(),
                 line: s.line,
@@ -1262,7 +1957,9 @@ fn check_listed_only(block: &ClaimBlock, record: &str, target: f64) -> Vec<Claim
                 from_listed: Some(value),
                 tolerance,
                 agrees: Some(agrees),
-                note: if agrees {
+                note: if population.is_some() {
+                    format!("follows from the listed values; {POPULATION_SD_NOTE}")
+                } else if agrees {
                     "follows from the listed values".into()
                 } else {
                     "does not follow from the listed values".into()
@@ -1270,6 +1967,16 @@ fn check_listed_only(block: &ClaimBlock, record: &str, target: f64) -> Vec<Claim
             })
         })
         .collect()
+}
+
+/// A stated figure agrees when ours is within its tolerance, or, for a stated
+/// bound, below it.
+fn agrees_with(s: &crate::claims::Stated, ours: f64, tolerance: f64) -> bool {
+    if s.upper_bound {
+        ours < s.value
+    } else {
+        (ours - s.value).abs() <= tolerance
+    }
 }
 
 fn is_time(q: Quantity) -> bool {
@@ -1281,6 +1988,23 @@ fn is_time(q: Quantity) -> bool {
 
 fn mean(values: &[f64]) -> Option<f64> {
     Summary::of(values).ok().map(|s| s.mean)
+}
+
+/// Said of a stated sd that is the population sd (`np.std`'s default, ddof 0) of the
+/// runs rather than the sample sd (ddof 1) we compute: a convention, not an error.
+const POPULATION_SD_NOTE: &str = "the population sd (ddof 0) of these runs, not the sample sd";
+
+/// The population sd (ddof 0) of the runs, for an sd figure: some authors print
+/// `np.std`, whose default divides by n.
+fn population_sd(q: Quantity, losses: &[f64], times: &[f64]) -> Option<f64> {
+    let values = match q {
+        Quantity::LossSd => losses,
+        Quantity::TimeSd => times,
+        _ => return None,
+    };
+    let n = values.len() as f64;
+    let sd = Summary::of(values).ok()?.sd?;
+    Some(sd * ((n - 1.0) / n).sqrt())
 }
 
 /// A statistic of per-run losses and times (ms), as the claims state them.
@@ -1338,11 +2062,15 @@ fn decide(r: &RecordAudit, options: &Options) -> (Verdict, String) {
         let why = if r.log_files == 0 {
             "no log files in the folder".to_string()
         } else {
-            format!(
-                "none of the {} log files holds a finished run ({})",
+            let mut why = format!(
+                "none of the {} log files holds a finished run of its own ({})",
                 r.log_files,
                 summarize_problems(&r.problems)
-            )
+            );
+            if let Some(d) = &r.duplicates_note {
+                why.push_str(&format!("; {d}"));
+            }
+            why
         };
         return (Verdict::LogsMissing, why);
     };
@@ -1413,6 +2141,11 @@ fn decide(r: &RecordAudit, options: &Options) -> (Verdict, String) {
         if loss_ok { "<" } else { "≥" },
         c.n()
     );
+    if r.objective == Objective::Steps
+        && let Some(steps) = c.total_steps
+    {
+        reason = format!("{steps} steps to target {}: {reason}", r.target_loss);
+    }
     let mut time_ok = true;
     if let Some(b) = r.baseline_sample() {
         match &r.time_comparison {

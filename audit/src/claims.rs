@@ -18,6 +18,11 @@
 //! the Welch lines). Prose and the fixed-width comparison tables some READMEs carry
 //! are not read: their row names do not map reliably onto folders.
 //!
+//! Track 2 READMEs state figures in prose next to bare lists, and against 2.92:
+//! `- p-value: 1.1266e-05`, `(P(<2.92) > 99.9%)`; these prose lines are tied to
+//! the nearest code block that lists losses. The target in `p(val_loss < T)` and
+//! `one-sided p vs T` is whatever the track's is.
+//!
 //! Every stated number keeps the text it was written as, because its precision is
 //! the tolerance it is checked to (see [`Stated::half_unit`]).
 
@@ -76,6 +81,10 @@ pub struct Stated {
     pub half_unit: f64,
     /// 1-based line in the source file.
     pub line: usize,
+    /// The author states only a bound: the figure is below `value`
+    /// ("P(<2.92) > 99.9%" says p < 0.001).
+    #[serde(default)]
+    pub upper_bound: bool,
 }
 
 /// A group of claims about one sample of runs.
@@ -104,6 +113,7 @@ const NUM: &str = r"([0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)";
 
 static P_LINE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(&format!(r"^\s*#?\s*p\s*=\s*{NUM}")).unwrap());
+static Z_LINE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\s*#?\s*z\s*=\s*-?[0-9]").unwrap());
 static STD_MEAN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
         r"^\s*#\s*(?:([A-Za-z_ ]+):\s*)?\(\s*(?:std=|tensor\(){NUM}\)?\s*,\s*(?:mean=|tensor\(){NUM}\)?\s*\)"
@@ -118,10 +128,22 @@ static LIST_START: LazyLock<Regex> =
 // statistics.md forms.
 static P_PAREN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
-        r"p\((?:val_loss|mean)\s*<\s*3\.28\)\s*=\s*\**{NUM}"
+        r"p\((?:val_loss|mean)\s*<\s*[0-9.]+\)\s*=\s*\**{NUM}"
     ))
     .unwrap()
 });
+// README prose (track 2): "- p-value: 1.1266e-05" and "(P(<2.92) > 99.9%)".
+static PROSE_P: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&format!(r"^\s*[-*]\s*p-value:\s*`?{NUM}")).unwrap());
+static PROSE_P_BOUND: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&format!(r"P\(\s*<\s*[0-9.]+\s*\)\s*>\s*{NUM}\s*%")).unwrap());
+/// A summary line under a listed sample in track-2 prose: `- N: 26`,
+/// `- Mean: 1374.6926 seconds (~22.91 minutes)`, `- Std: 0.000678`, `- Median: 2.920`.
+static PROSE_STAT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&format!(r"^\s*[-*]\s*(N|Mean|Std|Median):\s*`?{NUM}")).unwrap());
+/// `Results from 36 runs` (2025-03-06_LongerCooldown).
+static PROSE_RUNS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\bresults from ([0-9]+) runs\b").unwrap());
 static SUMMARY_LOSS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(r"^\|\s*val_loss\s*\|\s*{NUM}\s*\|\s*{NUM}\s*\|")).unwrap()
 });
@@ -154,23 +176,108 @@ static WELCH: LazyLock<Regex> = LazyLock::new(|| {
 });
 static VERIFIER_N: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"`n=([0-9]+) ").unwrap());
 
-/// Reads the claim blocks of a README (one per fenced code block with claims).
+/// Reads the claim blocks of a README (one per fenced code block with claims), and
+/// the p-values its prose states, each added to the nearest block listing losses.
 pub fn parse_readme(text: &str, source: &str) -> Vec<ClaimBlock> {
     let mut blocks = Vec::new();
     let mut current: Option<(usize, Vec<&str>)> = None;
+    let mut prose = ClaimBlock {
+        source: source.to_string(),
+        line: 0,
+        statistics_md: false,
+        losses: None,
+        times_ms: None,
+        stated: Vec::new(),
+    };
+    // The block of the last code block closed, if it listed one kind of values: the
+    // sample that prose summary lines below it (`- Mean: …`) describe.
+    let mut listed: Option<usize> = None;
     for (i, line) in text.lines().enumerate() {
         if line.trim_start().starts_with("```") {
             match current.take() {
                 Some((start, lines)) => {
-                    blocks.extend(parse_block(&lines, start + 1, source, false));
+                    // A code block we cannot read ends the list above it too: the
+                    // summary lines under it describe the block we could not read.
+                    let new = parse_block(&lines, start + 1, source, false);
+                    let read = !new.is_empty();
+                    blocks.extend(new);
+                    listed = blocks
+                        .last()
+                        .filter(|b| read && b.losses.is_some() != b.times_ms.is_some())
+                        .map(|_| blocks.len() - 1);
                 }
                 None => current = Some((i + 1, Vec::new())),
             }
         } else if let Some((_, lines)) = current.as_mut() {
             lines.push(line);
+        } else if let Some(c) = PROSE_STAT.captures(line) {
+            if let Some(b) = listed.map(|at| &mut blocks[at]) {
+                push_prose_stat(b, &c[1], &c[2], i + 1);
+            }
+        } else {
+            parse_prose_line(&mut prose, line, i + 1);
+        }
+    }
+    for stated in std::mem::take(&mut prose.stated) {
+        let nearest = blocks
+            .iter_mut()
+            .filter(|b| b.losses.is_some())
+            .min_by_key(|b| b.line.abs_diff(stated.line));
+        match nearest {
+            Some(b) => b.stated.push(stated),
+            None => blocks.push(ClaimBlock {
+                line: stated.line,
+                stated: vec![stated],
+                ..prose.clone()
+            }),
         }
     }
     blocks
+}
+
+/// A prose summary line (`- Mean: 2.9193`) about the listed sample above it: a loss
+/// or a time figure as the list is. A loss median has no quantity to check against
+/// (the speedrun's snippets state only time medians), so it is not read.
+fn push_prose_stat(block: &mut ClaimBlock, name: &str, number: &str, lineno: usize) {
+    let (quantity, scale) = match (name, block.losses.is_some()) {
+        ("N", _) => (Quantity::Runs, 1.0),
+        ("Mean", true) => (Quantity::LossMean, 1.0),
+        ("Std", true) => (Quantity::LossSd, 1.0),
+        ("Mean", false) => (Quantity::TimeMean, 1000.0),
+        ("Std", false) => (Quantity::TimeSd, 1000.0),
+        ("Median", false) => (Quantity::TimeMedian, 1000.0),
+        _ => return,
+    };
+    push(block, quantity, number, scale, lineno);
+}
+
+/// A p-value stated in README prose: exact, or as a bound on 1 − p; and a run
+/// count (`Results from 36 runs`).
+fn parse_prose_line(block: &mut ClaimBlock, line: &str, lineno: usize) {
+    if let Some(c) = PROSE_RUNS.captures(line) {
+        push(block, Quantity::Runs, &c[1], 1.0, lineno);
+    }
+    if let Some(c) = PROSE_P.captures(line) {
+        push(block, Quantity::LossP, &c[1], 1.0, lineno);
+    }
+    if let Some(c) = PROSE_P_BOUND.captures(line)
+        && let Ok(percent) = c[1].parse::<f64>()
+    {
+        // "P(<2.92) > 99.9%": the loss is below target with confidence above
+        // 99.9 %, i.e. the one-sided p is below 0.001.
+        let bound = (100.0 - percent) / 100.0;
+        let digits = c[1].split_once('.').map_or(0, |(_, f)| f.len()) + 2;
+        let text = format!("{bound:.digits$} ({})", c[0].trim());
+        block.stated.push(Stated {
+            quantity: Quantity::LossP,
+            text,
+            value: bound,
+            scale: 1.0,
+            half_unit: 0.0,
+            line: lineno,
+            upper_bound: true,
+        });
+    }
 }
 
 /// Reads a `statistics.md` as one claim block (more if it lists several
@@ -194,6 +301,9 @@ fn parse_block(lines: &[&str], first_line: usize, source: &str, stats_md: bool) 
     };
     let mut done: Vec<ClaimBlock> = Vec::new();
     let mut block = new_block(first_line);
+    // Track 3 READMEs print `z = …` then `p = …`: a normal approximation with an
+    // assumed sigma, not the t-test the logs give, so its p is not checked.
+    let z_test = lines.iter().any(|l| Z_LINE.is_match(l));
     let mut run_losses = Vec::new();
     let mut run_times = Vec::new();
     let mut i = 0;
@@ -232,7 +342,9 @@ fn parse_block(lines: &[&str], first_line: usize, source: &str, stats_md: bool) 
                 continue;
             }
         }
-        if let Some(c) = P_LINE.captures(line) {
+        if let Some(c) = P_LINE.captures(line)
+            && !z_test
+        {
             push(&mut block, Quantity::LossP, &c[1], 1.0, lineno);
         }
         if let Some(c) = STD_MEAN.captures(line) {
@@ -310,7 +422,7 @@ fn parse_statistics_line(
         let q = match &c[1] {
             "mean val loss" => Some((Quantity::LossMean, 1.0)),
             "val loss sample std" => Some((Quantity::LossSd, 1.0)),
-            "one-sided p vs 3.28" => Some((Quantity::LossP, 1.0)),
+            m if m.starts_with("one-sided p vs ") => Some((Quantity::LossP, 1.0)),
             "mean train time" => Some((Quantity::TimeMean, scale)),
             "train time sample std" => Some((Quantity::TimeSd, scale)),
             "median train time" => Some((Quantity::TimeMedian, scale)),
@@ -357,6 +469,7 @@ fn push(block: &mut ClaimBlock, quantity: Quantity, text: &str, scale: f64, line
         scale,
         half_unit: half_unit * scale,
         line,
+        upper_bound: false,
     });
 }
 
@@ -415,7 +528,8 @@ fn read_list(lines: &[&str]) -> (Option<Vec<f64>>, usize) {
             let inner = &text[open + 1..open + close];
             let values: Option<Vec<f64>> = inner
                 .split(',')
-                .map(str::trim)
+                // Lists of quoted numbers (`['1450.149', …]`) are lists of numbers.
+                .map(|t| t.trim().trim_matches(['\'', '"']).trim())
                 .filter(|t| !t.is_empty())
                 .map(|t| t.parse::<f64>().ok())
                 .collect();
@@ -482,6 +596,101 @@ mod tests {
         assert_eq!(blocks[1].losses.as_ref().unwrap().len(), 3);
         assert_eq!(blocks[1].line, 6);
         assert_eq!(blocks[1].stated[0].quantity, Quantity::LossP);
+    }
+
+    #[test]
+    fn track_2_prose_claims() {
+        // 2025-03-06_LongerCooldown/README.md and 2025-11-02-Smear-MTP/README.md.
+        let text = "Results from 36 runs: (P(<2.92) > 99.9%)\n```\n[2.9199, 2.9185, 2.9195]\n```\n\n\
+            Loss Stats:\n\n- N: 26\n- Mean: 2.9193\n- p-value: 1.1266e-05\n";
+        let blocks = parse_readme(text, "r/README.md");
+        assert_eq!(blocks.len(), 1);
+        let got: Vec<(Quantity, &str, bool)> = blocks[0]
+            .stated
+            .iter()
+            .map(|s| (s.quantity, s.text.as_str(), s.upper_bound))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Quantity::Runs, "26", false),
+                (Quantity::LossMean, "2.9193", false),
+                (Quantity::Runs, "36", false),
+                (Quantity::LossP, "0.001 (P(<2.92) > 99.9%)", true),
+                (Quantity::LossP, "1.1266e-05", false),
+            ]
+        );
+        let bound = &blocks[0].stated[3];
+        assert!((bound.value - 0.001).abs() < 1e-12, "{bound:?}");
+    }
+
+    /// The summary lines of 2025-11-02-Smear-MTP/README.md (lines 5-29, lists
+    /// shortened): each describes the list above it, a time list in seconds or a
+    /// loss list.
+    #[test]
+    fn track_2_prose_summaries_follow_their_list() {
+        let text = "Times:\n\n```python\n[1374.632, 1373.729, 1373.736]\n```\n\nTime Stats:\n\n\
+            - N: 26\n- Mean: 1374.6926 seconds (~22.91 minutes)\n- Std: 2.83 seconds\n\n\
+            The previous record ran in 1384.6224 seconds (~23.08 minutes).\n\nLosses:\n\n\
+            ```python\n[2.921089, 2.918772, 2.919393]\n```\n\nLoss Stats:\n\n\
+            - N: 26\n- Mean: 2.9193\n- Std: 0.000678\n- p-value: 1.1266e-05\n\n\
+            Here are some simple statistics:\n\n- Median:   2.920\n";
+        let blocks = parse_readme(text, "r/README.md");
+        assert_eq!(blocks.len(), 2);
+        let of = |b: &ClaimBlock| -> Vec<(Quantity, f64)> {
+            b.stated.iter().map(|s| (s.quantity, s.value)).collect()
+        };
+        assert!(blocks[0].times_ms.is_some());
+        assert_eq!(
+            of(&blocks[0]),
+            [
+                (Quantity::Runs, 26.0),
+                (Quantity::TimeMean, 1374.6926 * 1000.0),
+                (Quantity::TimeSd, 2.83 * 1000.0),
+            ]
+        );
+        assert!(blocks[1].losses.is_some());
+        assert_eq!(
+            of(&blocks[1]),
+            [
+                (Quantity::Runs, 26.0),
+                (Quantity::LossMean, 2.9193),
+                (Quantity::LossSd, 0.000678),
+                (Quantity::LossP, 1.1266e-05),
+            ]
+        );
+    }
+
+    /// 2025-08-28_Medium_NewValemb lists its run times as quoted strings; its
+    /// `- Mean: 1449.038` belongs to them, not to the losses listed before.
+    #[test]
+    fn quoted_time_list_takes_its_own_summary_lines() {
+        let text = "```python\n[2.919321, 2.919348, 2.920103]\n```\n\n- Mean:     2.920 ± 0.001\n\n\
+            ```python\n['1450.149', '1447.753', '1447.248']\n```\n\n- Mean:     1449.038 ± 1.456\n";
+        let blocks = parse_readme(text, "r/README.md");
+        assert_eq!(blocks.len(), 2);
+        assert_eq!(blocks[0].stated.len(), 1);
+        assert_eq!(blocks[0].stated[0].quantity, Quantity::LossMean);
+        assert_eq!(
+            blocks[1].times_ms.as_deref(),
+            Some(&[1_450_149.0, 1_447_753.0, 1_447_248.0][..])
+        );
+        assert_eq!(blocks[1].stated[0].quantity, Quantity::TimeMean);
+    }
+
+    #[test]
+    fn summary_lines_under_an_unread_block_are_not_given_to_the_list_above() {
+        let text = "```python\n[2.919321, 2.919348, 2.920103]\n```\n\n\
+            ```python\n{'n': 3, 'decision': REJECT}\n```\n\n- Mean:     1449.038\n";
+        let blocks = parse_readme(text, "r/README.md");
+        assert_eq!(blocks.len(), 1);
+        assert!(blocks[0].stated.is_empty());
+    }
+
+    #[test]
+    fn z_test_p_is_not_read_as_the_t_test() {
+        let text = "```text\nz = 3.287179\np = 0.000505982\n```\n";
+        assert!(parse_readme(text, "r/README.md").is_empty());
     }
 
     #[test]

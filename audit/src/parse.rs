@@ -58,8 +58,10 @@ pub struct RunLog {
     pub format: Option<LogFormat>,
     /// Lines of the training script printed at the top of the log (0 if none).
     pub code_lines: usize,
-    /// 64-bit fingerprint (word-wise FNV-1a) of the printed script, hex: tells runs
-    /// of different scripts apart. Not a security digest.
+    /// 64-bit fingerprint (word-wise FNV-1a) of the printed script's code, hex: tells
+    /// runs of different scripts apart. Comments, docstrings, blank lines and the
+    /// `run_id` setting are left out, since runs of one submission differ in them.
+    /// Not a security digest.
     pub code_fingerprint: Option<String>,
     pub python_version: Option<String>,
     pub torch_version: Option<String>,
@@ -89,6 +91,23 @@ pub struct RunLog {
     pub val_points: Vec<ValPoint>,
     /// Number of `step:0` restarts after later steps (the parser keeps the last run).
     pub restarts: u32,
+    /// The last validation line as written, for messages about it.
+    pub last_val_line: Option<String>,
+    /// Why the last validation line cannot stand as a final result (cut off, or a
+    /// non-finite loss): such a run is a file problem, never a finished run.
+    pub last_val_defect: Option<LineDefect>,
+}
+
+/// What is wrong with a log's last validation line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LineDefect {
+    /// The file ends inside the line (no newline after it), or the line lacks the
+    /// train time or the loss digits the earlier validation lines have: a copy or a
+    /// run cut short, so `val_loss:3` may be the first digit of 3.2791.
+    CutOff,
+    /// The loss is NaN or infinite: the run diverged.
+    NonFinite,
 }
 
 impl RunLog {
@@ -124,6 +143,8 @@ pub fn parse_log(text: &str) -> RunLog {
         peak_memory_reserved_mib: None,
         val_points: Vec::new(),
         restarts: 0,
+        last_val_line: None,
+        last_val_defect: None,
     };
     let body = skip_code_header(text, &mut log);
     let mut gpus: BTreeMap<String, u32> = BTreeMap::new();
@@ -131,11 +152,19 @@ pub fn parse_log(text: &str) -> RunLog {
     // The last training-step line, parsed only at the end: most of a log is such
     // lines, and only the last one's train_loss matters.
     let mut last_train_line: Option<&str> = None;
+    // Shape of the last two validation lines: (line index, loss decimals, has time).
+    let mut val_shapes: [Option<ValShape>; 2] = [None, None];
+    let mut line_count = 0;
 
-    for line in body.lines() {
+    for (index, line) in body.lines().enumerate() {
+        line_count = index + 1;
         let line = line.trim_end();
         if let Some(rest) = line.strip_prefix("step:") {
-            parse_step_line(rest, &mut log, &mut last_train_line);
+            if let Some(mut shape) = parse_step_line(rest, &mut log, &mut last_train_line) {
+                shape.index = index;
+                val_shapes = [val_shapes[1], Some(shape)];
+                log.last_val_line = Some(line.to_string());
+            }
         } else if let Some(rest) = line.strip_prefix("s:") {
             parse_llmc_line(rest, &mut log);
         } else if line.starts_with('|') {
@@ -167,8 +196,94 @@ pub fn parse_log(text: &str) -> RunLog {
     if let Some(line) = last_train_line {
         log.last_train_loss = step_fields(line).train_loss;
     }
+    log.last_val_defect = last_val_defect(&log, val_shapes, line_count, body.ends_with('\n'));
     finish(&mut log);
     log
+}
+
+/// Parses a log that may hold several trials: track 3 scripts that loop over seeds
+/// print `trial:K/N seed:S` at column 0 before each run (20260508_muown,
+/// 20260519_dynmuon), and each trial is a run of its own, not a restart to drop.
+/// Returns one log per trial, each parsed with the shared header (script, versions,
+/// config) before the first trial line; a log with fewer than two trial lines is
+/// one run, as [`parse_log`] reads it.
+pub fn parse_trials(text: &str) -> Vec<RunLog> {
+    let starts = trial_starts(text);
+    if starts.len() < 2 {
+        return vec![parse_log(text)];
+    }
+    let head = &text[..starts[0]];
+    starts
+        .iter()
+        .enumerate()
+        .map(|(i, &start)| {
+            let end = starts.get(i + 1).copied().unwrap_or(text.len());
+            let mut one = String::with_capacity(head.len() + end - start);
+            one.push_str(head);
+            one.push_str(&text[start..end]);
+            parse_log(&one)
+        })
+        .collect()
+}
+
+/// Byte offsets of the column-0 `trial:K/N` lines (the script prints them from
+/// indented code, so the printed script never matches).
+fn trial_starts(text: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        if let Some(rest) = line.strip_prefix("trial:") {
+            let head = rest.split_whitespace().next().unwrap_or("");
+            if let Some((k, n)) = head.split_once('/')
+                && k.parse::<u32>().is_ok()
+                && n.parse::<u32>().is_ok()
+            {
+                out.push(at);
+            }
+        }
+        at += line.len();
+    }
+    out
+}
+
+/// Whether the last validation line is a whole, finite result. It is cut off when
+/// it has fewer loss decimals, or lacks the train time or step average, that the
+/// validation line before it has; or, with no line before it, when the file ends
+/// inside it without a train time.
+fn last_val_defect(
+    log: &RunLog,
+    [prev, last]: [Option<ValShape>; 2],
+    line_count: usize,
+    ends_with_newline: bool,
+) -> Option<LineDefect> {
+    let last = last?;
+    let point = log.val_points.last()?;
+    let unterminated = !ends_with_newline && last.index + 1 == line_count;
+    let shorter = match prev {
+        // "nan" has no decimals and is not a cut number.
+        Some(p) => {
+            (point.val_loss.is_finite() && last.decimals < p.decimals)
+                || (p.has_time && !last.has_time)
+                || (p.has_avg && !last.has_avg)
+        }
+        None => unterminated && !last.has_time,
+    };
+    if shorter {
+        Some(LineDefect::CutOff)
+    } else if !point.val_loss.is_finite() {
+        Some(LineDefect::NonFinite)
+    } else {
+        None
+    }
+}
+
+/// The shape of a validation line, to tell a cut-off copy of it.
+#[derive(Clone, Copy)]
+struct ValShape {
+    index: usize,
+    decimals: usize,
+    has_time: bool,
+    has_avg: bool,
 }
 
 /// Finds the printed script at the top, records its size and fingerprint, and
@@ -196,7 +311,7 @@ fn skip_code_header<'a>(text: &'a str, log: &mut RunLog) -> &'a str {
         if is_separator(&text[line_start..line_end]) {
             let code = &text[code_start..line_start];
             log.code_lines = memchr_count(code.as_bytes(), b'\n');
-            log.code_fingerprint = Some(format!("{:016x}", fingerprint(code.as_bytes())));
+            log.code_fingerprint = Some(format!("{:016x}", fingerprint(&training_code(code))));
             return &text[line_end..];
         }
         from = line_start;
@@ -204,6 +319,65 @@ fn skip_code_header<'a>(text: &'a str, log: &mut RunLog) -> &'a str {
     // No closing separator: the file is all script (or not a log at all); scan it
     // anyway, the column-0 rules keep code from matching.
     text
+}
+
+/// The script without what does not change training: comment lines and trailing
+/// comments, triple-quoted docstrings, blank lines, indentation-only changes, and
+/// bookkeeping lines (see [`is_bookkeeping`]). A `#` inside a string may cut a line
+/// short; both scripts are cut the same way.
+fn training_code(code: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(code.len());
+    let mut in_doc: Option<&str> = None;
+    for line in code.lines() {
+        let t = line.trim();
+        if let Some(q) = in_doc {
+            if t.contains(q) {
+                in_doc = None;
+            }
+            continue;
+        }
+        if let Some(q) = ["\"\"\"", "'''"].into_iter().find(|q| t.starts_with(q)) {
+            // A docstring: one line if it closes on it, else until it closes.
+            if !t[3..].contains(q) {
+                in_doc = Some(q);
+            }
+            continue;
+        }
+        let code_part = t.split_once(" #").map_or(t, |(c, _)| c).trim_end();
+        if code_part.is_empty() || code_part.starts_with('#') || is_bookkeeping(code_part) {
+            continue;
+        }
+        out.extend_from_slice(code_part.as_bytes());
+        out.push(b'\n');
+    }
+    out
+}
+
+/// Lines that name or print the run but do not train it: `run_id = ...`
+/// (ShortWindow's runs differ only in it), where the log is written
+/// (`os.makedirs("logs_v18")`, `logfile = ...`), `print`/`print0` calls (track
+/// 3's contra_muon_mlp_soapish runs differ only in those), and a literal seed
+/// (`SEED = 2`: track 3's contranormuown runs differ only in it; seeds are what
+/// a sample is meant to vary).
+fn is_bookkeeping(line: &str) -> bool {
+    ["run_id", "logfile", "os.makedirs(", "print(", "print0("]
+        .iter()
+        .any(|p| line.starts_with(p))
+        || is_seed_literal(line)
+}
+
+/// `SEED = 8`, `seed: int = 8`, `TRACK3_SEED = 8`: a seed variable set to an
+/// integer literal (a seed computed from other settings is code, and kept).
+fn is_seed_literal(line: &str) -> bool {
+    let Some((target, value)) = line.split_once('=') else {
+        return false;
+    };
+    let name = target.split_once(':').map_or(target, |(n, _)| n).trim();
+    let name = name.to_ascii_lowercase();
+    let value = value.trim();
+    (name == "seed" || name.ends_with("_seed"))
+        && !value.is_empty()
+        && value.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// A newline followed by 50 '=': the start of a separator line.
@@ -228,7 +402,7 @@ fn memchr_count(bytes: &[u8], needle: u8) -> usize {
 /// FNV-1a with 64-bit words as its unit (8 bytes per multiply, the tail byte by
 /// byte): a small, stable, dependency-free hash for telling printed scripts apart.
 /// Not a security digest, and not the byte-wise FNV-1a value.
-fn fingerprint(bytes: &[u8]) -> u64 {
+pub(crate) fn fingerprint(bytes: &[u8]) -> u64 {
     const PRIME: u64 = 0x0100_0000_01b3;
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut chunks = bytes.chunks_exact(8);
@@ -245,13 +419,16 @@ fn fingerprint(bytes: &[u8]) -> u64 {
 /// `step:N/M key:value ...` after the `step:` prefix. Validation lines
 /// (`step:N/M val_loss:X ...`, val_loss always first) are parsed in full; training
 /// lines only for their step numbers, the rest of the last one later.
-fn parse_step_line<'a>(rest: &'a str, log: &mut RunLog, last_train: &mut Option<&'a str>) {
+/// Returns, for a validation line, its shape (to tell a cut-off last line).
+fn parse_step_line<'a>(
+    rest: &'a str,
+    log: &mut RunLog,
+    last_train: &mut Option<&'a str>,
+) -> Option<ValShape> {
     let (head, tail) = rest.split_once(' ').unwrap_or((rest, ""));
-    let Some((n, m)) = head.split_once('/') else {
-        return;
-    };
+    let (n, m) = head.split_once('/')?;
     let (Ok(step), Ok(total)) = (n.parse::<u32>(), m.parse::<u32>()) else {
-        return;
+        return None;
     };
     log.format = Some(LogFormat::TrainGpt);
     if step == 0 && log.last_step.is_some_and(|s| s > 0) {
@@ -264,23 +441,33 @@ fn parse_step_line<'a>(rest: &'a str, log: &mut RunLog, last_train: &mut Option<
     log.last_step = Some(step);
     if !tail.trim_start().starts_with("val_loss:") {
         *last_train = Some(tail);
-        return;
+        return None;
     }
     let f = step_fields(tail);
-    if let Some(val_loss) = f.val_loss {
-        log.val_points.push(ValPoint {
-            step,
-            val_loss,
-            train_time_ms: f.train_time_ms,
-            step_avg_ms: f.step_avg_ms,
-        });
-    }
+    let val_loss = f.val_loss?;
+    log.val_points.push(ValPoint {
+        step,
+        val_loss,
+        train_time_ms: f.train_time_ms,
+        step_avg_ms: f.step_avg_ms,
+    });
+    Some(ValShape {
+        index: 0,
+        decimals: f.val_decimals,
+        has_time: f.train_time_ms.is_some() || f.time_written,
+        has_avg: f.step_avg_written,
+    })
 }
 
 /// The `key:value` fields after `step:N/M`.
 #[derive(Default)]
 struct StepFields {
     val_loss: Option<f64>,
+    /// Digits after the point of the loss as written.
+    val_decimals: usize,
+    /// Whether the line has `train_time:` / `step_avg:` fields at all (NaN or not).
+    time_written: bool,
+    step_avg_written: bool,
     train_loss: Option<f64>,
     train_time_ms: Option<f64>,
     step_avg_ms: Option<f64>,
@@ -293,10 +480,20 @@ fn step_fields(tail: &str) -> StepFields {
             continue;
         };
         match key {
-            "val_loss" => f.val_loss = value.parse::<f64>().ok(),
+            "val_loss" => {
+                f.val_loss = value.parse::<f64>().ok();
+                f.val_decimals = value.split_once('.').map_or(0, |(_, d)| d.len());
+            }
             "train_loss" => f.train_loss = value.parse::<f64>().ok(),
-            "train_time" => f.train_time_ms = parse_ms(value),
-            "step_avg" => f.step_avg_ms = parse_ms(value),
+            "train_time" => {
+                f.train_time_ms = parse_time_ms(value);
+                f.time_written = !value.is_empty();
+            }
+            "step_avg" => {
+                f.step_avg_ms = parse_ms(value);
+                // `step_avg:98.` or `step_avg:98.35m` is a cut copy.
+                f.step_avg_written = value.ends_with("ms");
+            }
             _ => {}
         }
     }
@@ -327,6 +524,18 @@ fn parse_llmc_line(rest: &str, log: &mut RunLog) {
         "trl" => log.last_train_loss = Some(value),
         _ => {}
     }
+}
+
+/// A train time in ms (`79532ms`) or, as track 3 writes it, in seconds
+/// (`611.138s`) → ms.
+fn parse_time_ms(value: &str) -> Option<f64> {
+    parse_ms(value).or_else(|| {
+        value
+            .strip_suffix('s')
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| v.is_finite())
+            .map(|s| s * 1000.0)
+    })
 }
 
 /// `1234ms`, `161.84ms`, `nanms` (the first steps' average) → ms; NaN is `None`.
@@ -403,10 +612,41 @@ fn finish(log: &mut RunLog) {
         }
         None => false,
     };
-    if finished {
+    if finished && log.last_val_defect.is_none() {
         log.final_val_loss = Some(last.val_loss);
         log.train_time_ms = last.train_time_ms;
         log.step_avg_ms = last.step_avg_ms;
+    }
+}
+
+impl RunLog {
+    /// For tracks whose objective is the step count (track 3 ends runs early, at
+    /// step K of N): the run is finished when its log ends with a whole, finite
+    /// validation line, with no training step after it. Returns whether it is.
+    pub fn finish_at_last_validation(&mut self) -> bool {
+        if self.final_val_loss.is_some() {
+            return true;
+        }
+        let Some(last) = self.val_points.last().copied() else {
+            return false;
+        };
+        if self.format != Some(LogFormat::TrainGpt)
+            || self.last_val_defect.is_some()
+            || self.last_step != Some(last.step)
+        {
+            return false;
+        }
+        self.final_val_loss = Some(last.val_loss);
+        self.train_time_ms = last.train_time_ms;
+        self.step_avg_ms = last.step_avg_ms;
+        true
+    }
+
+    /// The step of the final validation: the run's length.
+    pub fn final_step(&self) -> Option<u32> {
+        self.final_val_loss
+            .and(self.val_points.last())
+            .map(|v| v.step)
     }
 }
 
@@ -489,6 +729,65 @@ mod tests {
         let log = parse_log("hello\nworld\nstep:x/y\n");
         assert_eq!(log.format, None);
         assert!(!log.is_complete());
+    }
+
+    #[test]
+    fn seconds_train_time_is_ms() {
+        assert_eq!(parse_time_ms("611.138s"), Some(611_138.0));
+        assert_eq!(parse_time_ms("79532ms"), Some(79_532.0));
+        assert_eq!(parse_time_ms("nans"), None);
+    }
+
+    #[test]
+    fn cut_final_line_is_not_a_result() {
+        let cut = &NEW[..NEW.find("step:3/3 val_loss:3").unwrap() + "step:3/3 val_loss:3".len()];
+        let log = parse_log(cut);
+        assert_eq!(log.final_val_loss, None);
+        assert_eq!(log.last_val_defect, Some(LineDefect::CutOff));
+        // A whole last line without a trailing newline is fine.
+        let whole = NEW.split("\npeak memory").next().unwrap();
+        assert_eq!(parse_log(whole).final_val_loss, Some(3.2775));
+    }
+
+    #[test]
+    fn nan_final_loss_is_not_a_result() {
+        let log = parse_log(&NEW.replace("val_loss:3.2775", "val_loss:nan"));
+        assert_eq!(log.final_val_loss, None);
+        assert_eq!(log.last_val_defect, Some(LineDefect::NonFinite));
+    }
+
+    #[test]
+    fn script_fingerprint_ignores_comments_and_run_id() {
+        let a = training_code(
+            "x = 1  # one\n\n# note\nrun_id: str = \"a_1\"\n\"\"\"doc\nmore\"\"\"\ny = 2\n",
+        );
+        let b = training_code("x = 1\nrun_id: str = \"a_2\"\ny = 2\n");
+        assert_eq!(a, b);
+        assert_ne!(training_code("x = 1\n"), training_code("x = 2\n"));
+    }
+
+    /// Track 3's 20260515_contranormuown: its 20 logs print the same script but
+    /// for line 485, `SEED = 2` in one, `SEED = 8` in another.
+    #[test]
+    fn script_fingerprint_ignores_a_literal_seed() {
+        let script = |seed: &str| format!("import os\n{seed}\nlr = 0.0045\n");
+        assert_eq!(
+            training_code(&script("SEED = 2")),
+            training_code(&script("SEED = 8"))
+        );
+        assert_eq!(
+            training_code(&script("seed: int = 1")),
+            training_code(&script("seed: int = 7"))
+        );
+        // A seed derived from other settings, and other settings, still count.
+        assert_ne!(
+            training_code(&script("SEED = base + rank")),
+            training_code(&script("SEED = base"))
+        );
+        assert_ne!(
+            training_code(&script("lr_seed_scale = 2")),
+            training_code(&script("lr_seed_scale = 3"))
+        );
     }
 
     #[test]

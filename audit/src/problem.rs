@@ -2,23 +2,39 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::parse::{LogFormat, RunLog};
+use crate::parse::{LineDefect, LogFormat, RunLog};
 
-/// The kind of problem, a fixed vocabulary.
+/// The kind of problem, a fixed vocabulary. Serialised as its [`ProblemKind::as_str`]
+/// text, so the JSON says what the markdown and CSV say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
 pub enum ProblemKind {
     /// The file could not be read.
+    #[serde(rename = "unreadable")]
     Unreadable,
     /// The file is empty.
+    #[serde(rename = "empty")]
     Empty,
     /// No `step:N/M` (or llm.c `s:N`) lines: notes, a script, or garbage.
+    #[serde(rename = "not a training log")]
     NotATrainingLog,
     /// The run stopped before its last step.
+    #[serde(rename = "truncated")]
     Truncated,
     /// The run reached its last step but logged no validation loss there.
+    #[serde(rename = "no final validation")]
     NoFinalValidation,
+    /// The final validation line is cut off (`val_loss:3` at the end of the file).
+    #[serde(rename = "final line cut off")]
+    FinalLineCutOff,
+    /// The final validation loss is NaN or infinite.
+    #[serde(rename = "non-finite loss")]
+    NonFiniteLoss,
+    /// The same run as a log counted earlier (same content, or same run id): counted
+    /// once, there.
+    #[serde(rename = "duplicate")]
+    Duplicate,
     /// A finished run without a train time (llm.c logs); its loss is still used.
+    #[serde(rename = "no train time")]
     NoTrainTime,
 }
 
@@ -30,6 +46,9 @@ impl ProblemKind {
             ProblemKind::NotATrainingLog => "not a training log",
             ProblemKind::Truncated => "truncated",
             ProblemKind::NoFinalValidation => "no final validation",
+            ProblemKind::FinalLineCutOff => "final line cut off",
+            ProblemKind::NonFiniteLoss => "non-finite loss",
+            ProblemKind::Duplicate => "duplicate",
             ProblemKind::NoTrainTime => "no train time",
         }
     }
@@ -69,6 +88,24 @@ pub fn problem_of(log: &RunLog, bytes: usize) -> Option<(ProblemKind, String)> {
             ),
         ));
     };
+    if !log.is_complete()
+        && let Some(defect) = log.last_val_defect
+    {
+        let line = log.last_val_line.as_deref().unwrap_or("");
+        return Some(match defect {
+            LineDefect::CutOff => (
+                ProblemKind::FinalLineCutOff,
+                format!(
+                    "the last validation line `{line}` is incomplete (the file ends inside \
+                     it, or it lacks the digits or train time of the lines before)"
+                ),
+            ),
+            LineDefect::NonFinite => (
+                ProblemKind::NonFiniteLoss,
+                format!("the last validation line `{line}` has a non-finite loss"),
+            ),
+        });
+    }
     if !log.is_complete() {
         let total = log.total_steps.map_or("?".to_string(), |t| t.to_string());
         let last = log.last_step.map_or("?".to_string(), |t| t.to_string());

@@ -5,17 +5,21 @@
 //!
 //! | column | meaning |
 //! |---|---|
-//! | `record` | record folder name |
+//! | `track` | track folder (`track_1_short`, `track_2_medium`, `track_3_optimization`) |
+//! | `objective` | what the track competes on: `train time`, or `steps` (track 3) |
+//! | `target_loss` | the loss the runs are tested against |
+//! | `record` | record folder name (a log's file name for a log lying directly in the track's records folder) |
 //! | `folder_date` | date the folder name starts with (YYYY-MM-DD); not the publication date of the speedrun's README table, so joins should use `record` |
 //! | `verdict` | evidence sufficient, insufficient, single run, logs missing, claims disagree |
 //! | `verdict_reason` | the figures behind the verdict, in words |
 //! | `log_files` | `.txt`/`.log` files in the folder |
 //! | `complete_runs` | runs that logged a final validation loss, all samples |
 //! | `problems` | files with a problem (see the markdown report) |
+//! | `duplicates` | logs left out as copies of runs counted elsewhere (also among `problems`) |
 //! | `samples` | groups of runs (folder × role × steps × GPUs) |
 //! | `candidate` | label of the sample taken as the record's submitted runs |
 //! | `n` | runs in it |
-//! | `steps` | its scheduled steps |
+//! | `steps` | its scheduled steps (track 3: the step of its final validation, the result) |
 //! | `gpus` | GPUs per run |
 //! | `loss_mean`, `loss_sd` | final validation loss (sd with n − 1) |
 //! | `loss_t`, `loss_df`, `loss_p` | one-sided one-sample t-test, H1: mean < target |
@@ -43,6 +47,9 @@ use crate::audit::{AuditError, AuditReport, RecordAudit, Sample, Verdict, fmt_p}
 /// One CSV row; field order is column order.
 #[derive(Debug, Serialize)]
 struct CsvRow<'a> {
+    track: &'a str,
+    objective: &'static str,
+    target_loss: f64,
     record: &'a str,
     folder_date: Option<&'a str>,
     verdict: &'static str,
@@ -50,6 +57,7 @@ struct CsvRow<'a> {
     log_files: usize,
     complete_runs: usize,
     problems: usize,
+    duplicates: usize,
     samples: usize,
     candidate: Option<&'a str>,
     n: Option<usize>,
@@ -108,6 +116,9 @@ fn row(r: &RecordAudit) -> CsvRow<'_> {
     };
     let pct = cmp.and_then(|x| x.bootstrap.percent_change);
     CsvRow {
+        track: &r.track,
+        objective: r.objective.as_str(),
+        target_loss: r.target_loss,
         record: &r.record,
         folder_date: r.folder_date.as_deref(),
         verdict: r.verdict.as_str(),
@@ -115,6 +126,11 @@ fn row(r: &RecordAudit) -> CsvRow<'_> {
         log_files: r.log_files,
         complete_runs: r.complete_runs,
         problems: r.problems.len(),
+        duplicates: r
+            .problems
+            .iter()
+            .filter(|p| p.kind == crate::problem::ProblemKind::Duplicate)
+            .count(),
         samples: r.samples.len(),
         candidate: c.map(|s| s.label.as_str()),
         n: c.map(Sample::n),
@@ -207,13 +223,14 @@ pub fn to_markdown(report: &AuditReport) -> String {
     let t = &report.totals;
     let o = &report.options;
     let _ = writeln!(out, "# modded-nanogpt record audit\n");
+    let tracks: Vec<&str> = report.tracks.iter().map(|t| t.track.as_str()).collect();
     let _ = writeln!(
         out,
-        "Audited by {} from `{}`. Target loss {}, threshold p < {}, track hardware {} GPUs; \
-         bootstrap {} resamples at {:.0} %, seed {:#x}.\n",
+        "Audited by {} from `{}`: {}. Threshold p < {}, track hardware {} GPUs; bootstrap {} \
+         resamples at {:.0} %, seed {:#x}.\n",
         report.tool,
         report.records_dir,
-        o.target_loss,
+        tracks.join(", "),
         o.threshold,
         o.track_gpus,
         o.bootstrap.resamples,
@@ -225,9 +242,15 @@ pub fn to_markdown(report: &AuditReport) -> String {
     }
     let _ = writeln!(
         out,
-        "{} records · {} log files · {} finished runs · {} file problems · {} stated figures \
-         checked, {} disagree\n",
-        t.records, t.log_files, t.complete_runs, t.problems, t.claims_checked, t.claims_disagreeing
+        "{} records · {} log files · {} finished runs (each counted once) · {} file problems \
+         ({} duplicates) · {} stated figures checked, {} disagree\n",
+        t.records,
+        t.log_files,
+        t.complete_runs,
+        t.problems,
+        t.duplicates,
+        t.claims_checked,
+        t.claims_disagreeing
     );
     let verdicts: Vec<String> = Verdict::ALL
         .iter()
@@ -242,40 +265,79 @@ pub fn to_markdown(report: &AuditReport) -> String {
     let _ = writeln!(out, "Verdicts: {}\n", verdicts.join(" · "));
     let _ = writeln!(out, "{}", HOW_TO_READ);
 
-    let _ = writeln!(out, "## Records\n");
+    let _ = writeln!(out, "## Coverage\n");
     let _ = writeln!(
         out,
-        "| record | verdict | n | steps | loss mean ± sd | loss p | time mean ± sd | vs baseline | p (time) | GPUs |"
+        "| track | records folder | objective | target loss | records | log files |"
     );
-    let _ = writeln!(out, "|---|---|---:|---:|---|---:|---|---|---:|---|");
-    for r in &report.records {
-        let c = r.candidate_sample();
-        let cmp = r.time_comparison.as_ref();
+    let _ = writeln!(out, "|---|---|---|---:|---:|---:|");
+    for c in &report.tracks {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            r.record,
-            r.verdict,
-            c.map_or("0".into(), |s| s.n().to_string()),
-            c.and_then(|s| s.total_steps)
-                .map_or("–".into(), |v| v.to_string()),
-            mean_sd_loss(c.and_then(|s| s.loss.as_ref())),
-            c.and_then(|s| s.loss_test.as_ref())
-                .map_or("–".into(), |t| fmt_p(t.p)),
-            mean_sd_s(c.and_then(|s| s.time_ms.as_ref())),
-            cmp.map_or("–".into(), |x| {
-                format!(
-                    "{:+.3} s ({:+.2} %)",
-                    x.difference / 1000.0,
-                    x.percent_change.unwrap_or(f64::NAN)
-                )
-            }),
-            cmp.map_or("–".into(), |x| fmt_p(x.welch_less.p)),
-            c.map_or("–".into(), |s| md_escape(&short_env(&s.environment.gpus))),
+            "| {} | {} | {} | {} | {} | {} |",
+            c.track,
+            c.records_dir,
+            c.objective.as_str(),
+            c.target_loss,
+            c.records,
+            c.log_files
         );
     }
+    out.push('\n');
+    let skipped: Vec<_> = report.tracks.iter().flat_map(|c| &c.skipped).collect();
+    if skipped.is_empty() {
+        let _ = writeln!(out, "Nothing was skipped.\n");
+    } else {
+        let _ = writeln!(out, "Not audited:\n");
+        for k in skipped {
+            let _ = writeln!(out, "- `{}`: {}", k.path, k.reason);
+        }
+        out.push('\n');
+    }
 
-    let _ = writeln!(out, "\n## Details\n");
+    for c in &report.tracks {
+        let _ = writeln!(
+            out,
+            "## Records: {} (target {}, objective: {})\n",
+            c.track,
+            c.target_loss,
+            c.objective.as_str()
+        );
+        let _ = writeln!(
+            out,
+            "| record | verdict | n | steps | loss mean ± sd | loss p | time mean ± sd | vs baseline | p (time) | GPUs |"
+        );
+        let _ = writeln!(out, "|---|---|---:|---:|---|---:|---|---|---:|---|");
+        for r in report.records.iter().filter(|r| r.track == c.track) {
+            let c = r.candidate_sample();
+            let cmp = r.time_comparison.as_ref();
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                r.record,
+                r.verdict,
+                c.map_or("0".into(), |s| s.n().to_string()),
+                c.and_then(|s| s.total_steps)
+                    .map_or("–".into(), |v| v.to_string()),
+                mean_sd_loss(c.and_then(|s| s.loss.as_ref())),
+                c.and_then(|s| s.loss_test.as_ref())
+                    .map_or("–".into(), |t| fmt_p(t.p)),
+                mean_sd_s(c.and_then(|s| s.time_ms.as_ref())),
+                cmp.map_or("–".into(), |x| {
+                    format!(
+                        "{:+.3} s ({:+.2} %)",
+                        x.difference / 1000.0,
+                        x.percent_change.unwrap_or(f64::NAN)
+                    )
+                }),
+                cmp.map_or("–".into(), |x| fmt_p(x.welch_less.p)),
+                c.map_or("–".into(), |s| md_escape(&short_env(&s.environment.gpus))),
+            );
+        }
+        out.push('\n');
+    }
+
+    let _ = writeln!(out, "## Details\n");
     for r in &report.records {
         record_details(&mut out, r, o.threshold);
     }
@@ -301,9 +363,14 @@ pub fn to_markdown(report: &AuditReport) -> String {
 }
 
 const HOW_TO_READ: &str = "How to read this: each record folder's finished runs are grouped \
-into samples (same subfolder, baseline or not, same step count and GPU count). One sample is \
-taken as the record's candidate and, where the folder holds a same-hardware baseline rerun, one \
-as its baseline (rules in the speedcert-audit docs). \"loss p\" is the one-sided one-sample \
+into samples (same subfolder, baseline or not, same printed training script, same step count \
+and GPU count); runs of different scripts (ablations, other optimizers) are never pooled. A \
+run counts once: copies of a log (same content, same run id, or same start time and result) \
+are file problems naming the log counted. A run is finished only if its log ends with a whole, \
+finite final validation line (track 3: its last validation, whose step is the result). One \
+sample is taken as the record's candidate and, where the folder holds a same-hardware baseline \
+rerun, one as its baseline (rules in the speedcert-audit docs); the others are shown beside it \
+as ablations or baselines. \"loss p\" is the one-sided one-sample \
 t-test of the candidate's final validation losses against the target (H1: mean below); \"p \
 (time)\" is the one-sided Welch test that the candidate is faster than the baseline. Stated \
 figures from statistics.md and README code blocks are checked to the precision they are \
@@ -317,8 +384,11 @@ fn short_env(map: &BTreeMap<String, usize>) -> String {
 }
 
 fn record_details(out: &mut String, r: &RecordAudit, threshold: f64) {
-    let _ = writeln!(out, "### {} — {}\n", r.record, r.verdict);
+    let _ = writeln!(out, "### {}/{} — {}\n", r.track, r.record, r.verdict);
     let _ = writeln!(out, "{}\n", r.verdict_reason);
+    if let Some(d) = &r.duplicates_note {
+        let _ = writeln!(out, "Duplicates: {d}.\n");
+    }
     let _ = writeln!(
         out,
         "{} log files, {} finished runs, {} samples.\n",
@@ -337,8 +407,14 @@ fn record_details(out: &mut String, r: &RecordAudit, threshold: f64) {
                 " **(candidate)**"
             } else if Some(i) == r.baseline {
                 " **(baseline)**"
-            } else {
+            } else if s.listed_in.is_some() {
                 ""
+            } else {
+                // Shown beside the evidence, never pooled into it.
+                match s.role {
+                    crate::audit::Role::Candidate => " *(ablation or other version)*",
+                    crate::audit::Role::Baseline => " *(other baseline)*",
+                }
             };
             let _ = writeln!(
                 out,

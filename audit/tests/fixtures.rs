@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use speedcert_audit::{
-    LogFormat, Options, ProblemKind, Quantity, Role, Verdict, audit_modded_nanogpt, parse_log,
-    read_log, to_csv, to_json, write_outputs,
+    AuditReport, LogFormat, Objective, Options, ProblemKind, Quantity, RecordAudit, Role, Verdict,
+    audit_modded_nanogpt, parse_log, read_log, to_csv, to_json, write_outputs,
 };
 
 fn fixtures() -> PathBuf {
@@ -145,7 +145,7 @@ fn statistics_md_figures_reproduce_from_the_logs() {
 #[test]
 fn old_records_are_single_runs() {
     let report = audit_modded_nanogpt(&track(), &Options::default()).unwrap();
-    assert_eq!(report.records.len(), 4);
+    assert_eq!(report.records.len(), 7);
     for name in [
         "2024-06-06_AdamW",
         "2024-10-10_Muon",
@@ -241,9 +241,10 @@ fn broken_logs_are_reported_and_do_not_stop_the_audit() {
     assert_eq!(c.n(), 12);
     assert_eq!(r.log_files, 23 + 3);
     assert_eq!(r.verdict, Verdict::ClaimsDisagree, "{}", r.verdict_reason);
-    // And the rest of the audit went on.
-    assert_eq!(report.records.len(), 4);
-    assert_eq!(report.totals.problems, 5);
+    // And the rest of the audit went on (the 2 other problems are the fixture's
+    // duplicated SkipMLPBlocks logs).
+    assert_eq!(report.records.len(), 7);
+    assert_eq!(report.totals.problems, 5 + 2);
 }
 
 #[test]
@@ -292,11 +293,330 @@ fn outputs_are_written_atomically_with_one_csv_row_per_record() {
     assert!(md.contains("| 2026-06-11_RecursiveFromBest | evidence sufficient |"));
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(w.json.unwrap()).unwrap()).unwrap();
-    assert_eq!(json["records"].as_array().unwrap().len(), 4);
+    assert_eq!(json["records"].as_array().unwrap().len(), 7);
     assert_eq!(
         to_json(&report).len(),
         std::fs::read(out.path().join("audit.json")).unwrap().len()
     );
     // No temporary files left behind.
     assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 3);
+}
+
+fn audit_all() -> AuditReport {
+    audit_modded_nanogpt(&fixtures().join("records"), &Options::default()).unwrap()
+}
+
+fn record<'a>(report: &'a AuditReport, name: &str) -> &'a RecordAudit {
+    report
+        .records
+        .iter()
+        .find(|r| r.record == name)
+        .unwrap_or_else(|| panic!("no record {name}"))
+}
+
+#[test]
+fn ablation_runs_of_different_scripts_are_not_pooled() {
+    // Three cumulative ablations of 2024-11-06 (3200 steps each, three scripts): the
+    // record's own run is the last one, dd7304a6 (the speedrun's README links it).
+    let report = audit_all();
+    let r = record(&report, "2024-11-06_ShortcutsTweaks");
+    assert_eq!(r.samples.len(), 3);
+    let scripts: std::collections::BTreeSet<_> =
+        r.samples.iter().map(|s| s.script.clone()).collect();
+    assert_eq!(scripts.len(), 3, "{scripts:?}");
+    assert!(r.samples.iter().all(|s| s.n() == 1));
+    let c = r.candidate_sample().unwrap();
+    assert!(
+        c.runs[0]
+            .file
+            .ends_with("dd7304a6-cc43-4d5e-adb8-c070111464a1.txt.gz"),
+        "{}",
+        c.runs[0].file
+    );
+    assert_eq!(r.verdict, Verdict::SingleRun, "{}", r.verdict_reason);
+}
+
+#[test]
+fn baseline_file_in_the_record_folder_is_not_pooled_into_the_candidate() {
+    // Track 2's BlockMaskRedundantOp: original_timing.txt is the unmodified script.
+    let report = audit_all();
+    let r = record(&report, "2025-11-12_BlockMaskRedundantOp");
+    assert_eq!(r.track, "track_2_medium");
+    let c = r.candidate_sample().unwrap();
+    let b = r.baseline_sample().unwrap();
+    assert_eq!((c.n(), c.role), (1, Role::Candidate));
+    assert_eq!((b.n(), b.role), (1, Role::Baseline));
+    assert!(b.runs[0].file.ends_with("original_timing.txt.gz"));
+    assert_eq!(r.verdict, Verdict::SingleRun, "{}", r.verdict_reason);
+}
+
+#[test]
+fn duplicated_logs_count_once_across_record_folders() {
+    // The same two runs (made on 2025-09-05) sit in 2025-05-09_SkipMLPBlocks and
+    // 2025-09-05_SkipMLPBlocks: they count once, for the record not dated before them.
+    let report = audit_all();
+    let early = record(&report, "2025-05-09_SkipMLPBlocks");
+    let late = record(&report, "2025-09-05_SkipMLPBlocks");
+    assert_eq!(late.complete_runs, 2);
+    assert_eq!(early.complete_runs, 0);
+    assert_eq!(early.problems.len(), 2);
+    for p in &early.problems {
+        assert_eq!(p.kind, ProblemKind::Duplicate);
+        assert!(
+            p.detail.contains("2025-09-05_SkipMLPBlocks/"),
+            "{}",
+            p.detail
+        );
+    }
+    assert_eq!(early.verdict, Verdict::LogsMissing);
+    assert!(
+        early.verdict_reason.contains("copies of runs counted in"),
+        "{}",
+        early.verdict_reason
+    );
+    assert!(early.duplicates_note.is_some());
+    assert_eq!(report.totals.duplicates, 2);
+}
+
+/// A copy of the track-1 fixtures with one SkipMLPBlocks log rewritten by `damage`.
+fn with_damaged_skipmlp_log(damage: impl Fn(&str) -> String) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&track(), dir.path());
+    let rec = dir.path().join("2025-09-05_SkipMLPBlocks");
+    let victim = rec.join("comparison_0f6c8eac-db39-49ce-bef8-08a34044625f.txt.gz");
+    let (text, _) = read_log(&victim).unwrap();
+    std::fs::remove_file(&victim).unwrap();
+    // Its copy in the other folder goes too, or that copy would be counted instead.
+    std::fs::remove_file(
+        dir.path().join(
+            "2025-05-09_SkipMLPBlocks/comparison_0f6c8eac-db39-49ce-bef8-08a34044625f.txt.gz",
+        ),
+    )
+    .unwrap();
+    let name = "comparison_0f6c8eac-db39-49ce-bef8-08a34044625f.txt";
+    std::fs::write(rec.join(name), damage(&text)).unwrap();
+    (dir, format!("2025-09-05_SkipMLPBlocks/{name}"))
+}
+
+#[test]
+fn log_cut_at_val_loss_3_is_not_a_finished_run() {
+    let (dir, file) = with_damaged_skipmlp_log(|text| {
+        let at = text.find("step:1670/1670 val_loss:").unwrap();
+        text[..at + "step:1670/1670 val_loss:3".len()].to_string()
+    });
+    let (text, _) = read_log(&dir.path().join(&file)).unwrap();
+    assert!(text.ends_with("step:1670/1670 val_loss:3"));
+    let log = parse_log(&text);
+    assert_eq!(log.final_val_loss, None);
+
+    let report = audit_modded_nanogpt(dir.path(), &Options::default()).unwrap();
+    let r = record(&report, "2025-09-05_SkipMLPBlocks");
+    let p = r.problems.iter().find(|p| p.file == file).unwrap();
+    assert_eq!(p.kind, ProblemKind::FinalLineCutOff);
+    assert!(
+        p.detail.contains("`step:1670/1670 val_loss:3`"),
+        "{}",
+        p.detail
+    );
+    assert_eq!(r.complete_runs, 1);
+}
+
+#[test]
+fn nan_final_loss_is_a_file_problem_and_leaves_the_statistics_alone() {
+    let (dir, file) = with_damaged_skipmlp_log(|text| {
+        let at = text.find("step:1670/1670 val_loss:").unwrap() + "step:1670/1670 val_loss:".len();
+        format!("{}nan{}", &text[..at], &text[at + "3.2747".len()..])
+    });
+    let report = audit_modded_nanogpt(dir.path(), &Options::default()).unwrap();
+    let r = record(&report, "2025-09-05_SkipMLPBlocks");
+    let p = r.problems.iter().find(|p| p.file == file).unwrap();
+    assert_eq!(p.kind, ProblemKind::NonFiniteLoss, "{}", p.detail);
+    assert!(p.kind.excludes_run());
+    let c = r.candidate_sample().unwrap();
+    assert_eq!(c.n(), 1);
+    assert!(c.loss.as_ref().unwrap().mean.is_finite());
+}
+
+#[test]
+fn track_3_times_in_seconds_and_steps_objective() {
+    let report = audit_all();
+    let r = record(&report, "20260527_psgd");
+    assert_eq!(
+        (r.track.as_str(), r.objective),
+        ("track_3_optimization", Objective::Steps)
+    );
+    assert!(
+        r.problems
+            .iter()
+            .all(|p| p.kind != ProblemKind::NoTrainTime),
+        "{:?}",
+        r.problems
+    );
+    let c = r.candidate_sample().unwrap();
+    assert_eq!((c.n(), c.total_steps), (5, Some(3400)));
+    let run = c
+        .runs
+        .iter()
+        .find(|run| run.file.contains("0770a040"))
+        .unwrap();
+    // `step:3400/3400 val_loss:3.27503 train_time:611.138s step_avg:179.75ms`
+    assert_eq!(run.log.train_time_ms, Some(611_138.0));
+    // The README lists times to 0.1 s ("611.1"): the listed runs are these logs.
+    for claim in &r.claims {
+        assert_eq!(claim.agrees, Some(true), "{claim:?}");
+    }
+    assert!(r.claims.iter().any(|c| c.quantity == Quantity::Runs));
+    assert!(r.time_comparison.is_none());
+    assert_eq!(
+        r.verdict,
+        Verdict::EvidenceSufficient,
+        "{}",
+        r.verdict_reason
+    );
+    assert!(
+        r.verdict_reason.starts_with("3400 steps"),
+        "{}",
+        r.verdict_reason
+    );
+}
+
+#[test]
+fn each_trial_of_a_multi_trial_log_is_a_run() {
+    // 20260508_muown's 97782bd6 log holds ten trials of one script (`trial:K/10
+    // seed:K`, each ending `step:3200/3200 val_loss:…`); the README lists their ten
+    // final losses, mean 3.27534.
+    let report = audit_all();
+    let r = record(&report, "20260508_muown");
+    assert_eq!(r.samples.len(), 1, "{:?}", r.samples);
+    let c = r.candidate_sample().unwrap();
+    assert_eq!((c.n(), c.total_steps), (10, Some(3200)));
+    let losses: Vec<f64> = c.runs.iter().filter_map(|r| r.log.final_val_loss).collect();
+    assert_eq!(
+        losses,
+        [
+            3.27541, 3.27642, 3.276, 3.27415, 3.27607, 3.27569, 3.27558, 3.27548, 3.27421, 3.27437
+        ]
+    );
+    assert!(
+        c.runs[0]
+            .file
+            .ends_with("97782bd6-1339-430f-b870-0c7309fa5004.txt.gz (trial 1/10)"),
+        "{}",
+        c.runs[0].file
+    );
+    // The last trial's time, `train_time:2489.802s`, is not the whole file's.
+    assert_eq!(c.runs[9].log.train_time_ms, Some(2_489_802.0));
+    assert_eq!(c.runs[0].log.train_time_ms, Some(2_492_778.0));
+    assert_ne!(r.verdict, Verdict::SingleRun, "{}", r.verdict_reason);
+}
+
+#[test]
+fn runs_whose_scripts_differ_only_in_a_literal_seed_are_pooled() {
+    // 20260515_contranormuown's logs print the same script but for `SEED = 2` /
+    // `SEED = 8` (line 485).
+    let report = audit_all();
+    let r = record(&report, "20260515_contranormuown");
+    assert_eq!(r.samples.len(), 1, "{:?}", r.samples);
+    let c = r.candidate_sample().unwrap();
+    assert_eq!((c.n(), c.total_steps), (2, Some(3000)));
+    assert_eq!(c.environment.scripts, 1);
+}
+
+#[test]
+fn track_2_claims_are_read_against_its_own_target() {
+    // Smear-MTP states "- p-value: 1.1266e-05" in prose for 26 listed losses; the
+    // folder holds one log, so its stated evidence has no logs here.
+    let report = audit_all();
+    let r = record(&report, "2025-11-02-Smear-MTP");
+    assert_eq!(r.target_loss, 2.92);
+    let p = r
+        .claims
+        .iter()
+        .find(|c| c.quantity == Quantity::LossP)
+        .unwrap_or_else(|| panic!("no p claim: {:?}", r.claims));
+    assert_eq!(p.stated, "1.1266e-05");
+    // Recomputed from the 26 listed losses against 2.92, not 3.28.
+    assert_eq!(p.agrees, Some(true), "{p:?}");
+    assert_eq!(r.verdict, Verdict::LogsMissing, "{}", r.verdict_reason);
+    assert!(
+        r.verdict_reason.contains("claims 26 runs"),
+        "{}",
+        r.verdict_reason
+    );
+}
+
+#[test]
+fn track_2_prose_summaries_are_checked_against_their_own_list() {
+    // NewValemb's `- Mean: 1449.038` sits under a list of quoted run times; it is a
+    // time mean, and it follows from them.
+    let report = audit_all();
+    let r = record(&report, "2025-08-28_Medium_NewValemb");
+    let mean = r
+        .claims
+        .iter()
+        .find(|c| c.stated.starts_with("1449.038"))
+        .unwrap_or_else(|| panic!("no time mean claim: {:?}", r.claims));
+    assert_eq!(mean.quantity, Quantity::TimeMean);
+    assert_eq!(mean.agrees, Some(true), "{mean:?}");
+    assert!(
+        r.claims.iter().all(|c| c.agrees != Some(false)),
+        "{:?}",
+        r.claims
+    );
+
+    // GPT2MediumX01 states `np.std` (ddof 0) of its 19 listed losses and times: a
+    // convention, said in the note, not a disagreement.
+    let r = record(&report, "2025-09-11_GPT2MediumX01");
+    for q in [Quantity::LossSd, Quantity::TimeSd] {
+        let sd = r
+            .claims
+            .iter()
+            .find(|c| c.quantity == q)
+            .unwrap_or_else(|| panic!("no {q:?} claim: {:?}", r.claims));
+        assert_eq!(sd.agrees, Some(true), "{sd:?}");
+        assert!(sd.note.contains("population sd (ddof 0)"), "{sd:?}");
+    }
+    assert_ne!(r.verdict, Verdict::ClaimsDisagree, "{}", r.verdict_reason);
+}
+
+#[test]
+fn every_track_is_audited_and_what_is_skipped_is_said() {
+    let report = audit_all();
+    let tracks: Vec<&str> = report.tracks.iter().map(|t| t.track.as_str()).collect();
+    assert_eq!(
+        tracks,
+        ["track_1_short", "track_2_medium", "track_3_optimization"]
+    );
+    let t3 = &report.tracks[2];
+    assert_eq!(t3.records_dir, "track_3_optimization/results");
+    assert_eq!(t3.target_loss, 3.28);
+    let skipped: Vec<&str> = t3.skipped.iter().map(|s| s.path.as_str()).collect();
+    assert_eq!(skipped, ["track_3_optimization/make_figures.py"]);
+    // A log lying directly in results/ is a record of its own.
+    let lone = record(&report, "7b8270c5-a9cd-4a73-b7d8-5d86a2d1e428.txt.gz");
+    assert_eq!(lone.verdict, Verdict::SingleRun, "{}", lone.verdict_reason);
+    let md = speedcert_audit::to_markdown(&report);
+    assert!(md.contains("## Coverage"));
+    assert!(md.contains("`track_3_optimization/make_figures.py`: outside results/"));
+}
+
+#[test]
+fn json_uses_the_same_verdict_and_problem_words_as_the_markdown() {
+    let report = audit_all();
+    let json: serde_json::Value = serde_json::from_str(&to_json(&report)).unwrap();
+    let early = json["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["record"] == "2025-05-09_SkipMLPBlocks")
+        .unwrap();
+    assert_eq!(early["verdict"], Verdict::LogsMissing.as_str());
+    assert_eq!(
+        early["problems"][0]["kind"],
+        ProblemKind::Duplicate.as_str()
+    );
+    assert_eq!(early["verdict"], "logs missing");
+    assert!(json["totals"]["by_verdict"].get("logs missing").is_some());
+    let text = to_json(&report);
+    assert!(!text.contains("logs-missing") && !text.contains("single-run"));
 }

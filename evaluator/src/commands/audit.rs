@@ -22,7 +22,8 @@ pub struct Args {
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
     /// Audit the NanoGPT speedrun (github.com/KellerJordan/modded-nanogpt): parse every
-    /// run log under RECORDS_DIR (its records/track_1_short, or records/), recompute
+    /// run log under RECORDS_DIR (a checkout's records/, every track in it with its own
+    /// target and objective; or one track folder such as records/track_1_short), recompute
     /// each record's loss and time statistics, check them against the figures its
     /// statistics.md and README state, and give each record a verdict: evidence
     /// sufficient, insufficient, single run, logs missing, claims disagree.
@@ -31,7 +32,7 @@ pub enum Command {
     /// DIR/modded-nanogpt-audit.md and .csv (and .json with --json). Exits 0 when the
     /// audit ran, whatever the verdicts; 1 when RECORDS_DIR cannot be read.
     ModdedNanogpt {
-        /// The speedrun's records folder (records/track_1_short of a checkout).
+        /// The speedrun's records folder (records/ of a checkout, or one track folder in it).
         #[arg(value_name = "RECORDS_DIR")]
         records_dir: PathBuf,
         /// Print the full report as JSON (and write the .json with --out).
