@@ -762,9 +762,8 @@ fn find_duplicates(
                 .as_ref()
                 .ok()
                 .and_then(|p| p.log.nvidia_smi_time.as_deref())
-                .and_then(smi_date)
-                .as_deref()
-                .and_then(day_number)
+                .and_then(smi_time)
+                .map(|t| days(t.date()))
         });
         let record_date_of = |i: usize| {
             let (t, r, _) = &entries[i];
@@ -803,31 +802,23 @@ fn run_id(name: &str) -> Option<String> {
     UUID.find(name).map(|m| m.as_str().to_string())
 }
 
-/// "Fri Sep  5 15:45:09 2025" → "2025-09-05", comparable with folder dates.
-fn smi_date(stamp: &str) -> Option<String> {
-    let w: Vec<&str> = stamp.split_ascii_whitespace().collect();
-    let months = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = *w.get(1)?;
-    let m = months.iter().position(|m| *m == month)? + 1;
-    let d: u32 = w.get(2)?.parse().ok()?;
-    let y: u32 = w.get(4)?.parse().ok()?;
-    Some(format!("{y:04}-{m:02}-{d:02}"))
+/// nvidia-smi's banner clock, "Fri Sep  5 15:45:09 2025" (no time zone).
+fn smi_time(stamp: &str) -> Option<chrono::NaiveDateTime> {
+    let fields: Vec<&str> = stamp.split_ascii_whitespace().collect();
+    chrono::NaiveDateTime::parse_from_str(&fields.join(" "), "%a %b %d %H:%M:%S %Y").ok()
 }
 
-/// "2025-09-05" → a day count, so folder and run dates can be compared in days.
-fn day_number(date: &str) -> Option<i64> {
+/// A day count, so folder and run dates can be compared in days.
+fn days(day: chrono::NaiveDate) -> i64 {
     use chrono::Datelike;
-    let day = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
-    Some(i64::from(day.num_days_from_ce()))
+    i64::from(day.num_days_from_ce())
 }
 
-/// "Fri Sep  5 15:45:09 2025" → a key that sorts in time order.
-fn smi_sort_key(stamp: &str) -> Option<String> {
-    let day = smi_date(stamp)?;
-    let time = stamp.split_ascii_whitespace().nth(3)?;
-    Some(format!("{day} {time}"))
+/// "2025-09-05" → its day count.
+fn day_number(date: &str) -> Option<i64> {
+    chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
+        .ok()
+        .map(days)
 }
 
 fn list_files(dir: &Path) -> Vec<PathBuf> {
@@ -1479,10 +1470,10 @@ fn pick_candidate(samples: &[Sample], options: &Options) -> Option<usize> {
 
 /// When the sample's last run started (nvidia-smi's clock): of cumulative
 /// ablations run one after another, the last is the record's own.
-fn latest_run(s: &Sample) -> Option<String> {
+fn latest_run(s: &Sample) -> Option<chrono::NaiveDateTime> {
     s.runs
         .iter()
-        .filter_map(|r| r.log.nvidia_smi_time.as_deref().and_then(smi_sort_key))
+        .filter_map(|r| r.log.nvidia_smi_time.as_deref().and_then(smi_time))
         .max()
 }
 

@@ -337,9 +337,6 @@ fn flake_keeps_its_hermeticity_promises() {
     );
 }
 
-/// The reproducibility patch in vendor/ (vendor/README.md) must be what the build uses: when a
-/// burn upgrade moves cubecl-macros to another version, cargo only warns that the patch is
-/// unused and the nondeterministic crates.io copy comes back. This makes that a failure.
 /// The host triple, as the compiler that built this test reports it.
 fn host_triple() -> String {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string());
@@ -387,6 +384,9 @@ fn host_cargo_metadata(root: &Path) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("cargo metadata: not JSON: {e}"))
 }
 
+/// The reproducibility patch in vendor/ (vendor/README.md) must be what the build uses: when a
+/// burn upgrade moves cubecl-macros to another version, cargo only warns that the patch is
+/// unused and the nondeterministic crates.io copy comes back. This makes that a failure.
 #[test]
 fn cubecl_macros_patch_is_in_use() {
     let root = repo_root();
