@@ -32,6 +32,12 @@ pub enum AnalysisError {
     TrustStore { path: PathBuf, problem: String },
     #[error("{path}: verification could not run: {problem}")]
     Verify { path: PathBuf, problem: String },
+    /// A bundle file that cannot be read; speedcert-bundle's message names the file.
+    #[error("bundle {path}: {problem}")]
+    Bundle { path: PathBuf, problem: String },
+    /// A table or page that could not be written (the message names the file).
+    #[error(transparent)]
+    Write(#[from] speedcert_fsio::FsError),
     #[error("{path}: cannot draw plot: {problem}")]
     Plot { path: PathBuf, problem: String },
     #[error("table work failed ({context}): {source}")]

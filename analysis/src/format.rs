@@ -1,79 +1,8 @@
-//! Number formatting and aligned text tables, in the manner of hyperfine: units on every
+//! Aligned text tables, in the manner of hyperfine: units on every
 //! number, one unit per column so the column reads down, and columns padded to align.
 
-/// A time unit chosen once per table from the largest value it shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimeUnit {
-    Ms,
-    S,
-    Min,
-    H,
-}
-
-impl TimeUnit {
-    /// The unit that shows `max_ms` with a short integer part.
-    pub fn for_ms(max_ms: f64) -> Self {
-        let a = max_ms.abs();
-        if a < 1_000.0 {
-            Self::Ms
-        } else if a < 120_000.0 {
-            Self::S
-        } else if a < 7_200_000.0 {
-            Self::Min
-        } else {
-            Self::H
-        }
-    }
-
-    pub fn suffix(self) -> &'static str {
-        match self {
-            Self::Ms => "ms",
-            Self::S => "s",
-            Self::Min => "min",
-            Self::H => "h",
-        }
-    }
-
-    pub fn divisor(self) -> f64 {
-        match self {
-            Self::Ms => 1.0,
-            Self::S => 1_000.0,
-            Self::Min => 60_000.0,
-            Self::H => 3_600_000.0,
-        }
-    }
-
-    /// `ms` in this unit with a precision suited to it ("58.102 s", "2.997 min").
-    pub fn fmt(self, ms: f64) -> String {
-        let v = ms / self.divisor();
-        match self {
-            Self::Ms => format!("{v:.1} ms"),
-            Self::S => format!("{v:.3} s"),
-            Self::Min => format!("{v:.3} min"),
-            Self::H => format!("{v:.2} h"),
-        }
-    }
-}
-
-/// A time in the unit that suits it alone.
-pub fn fmt_ms(ms: f64) -> String {
-    TimeUnit::for_ms(ms).fmt(ms)
-}
-
-/// A p-value as criterion prints it: 4 decimals, or scientific below 1e-4.
-pub fn fmt_p(p: f64) -> String {
-    if p < 1e-4 && p > 0.0 {
-        format!("{p:.1e}")
-    } else {
-        format!("{p:.4}")
-    }
-}
-
-/// A loss with 4 decimals (the speedrun quotes 3.28 targets to the hundredth; runs
-/// differ in the third decimal).
-pub fn fmt_loss(l: f64) -> String {
-    format!("{l:.4}")
-}
+// The numbers themselves are formatted by the one formatter every crate shares.
+pub use speedcert_stats::format::{TimeUnit, fmt_loss, fmt_ms, fmt_p};
 
 /// Placeholder for an absent value.
 pub const NONE: &str = "—";

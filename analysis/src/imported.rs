@@ -372,7 +372,11 @@ pub fn resolve_record_folders(rows: &mut [ImportedRecord], repo_root: &Path) -> 
 pub fn write_imported(path: &Path, rows: &[ImportedRecord]) -> Result<()> {
     let bytes = crate::table::to_csv_bytes(rows, IMPORTED_COLUMNS)
         .map_err(|e| AnalysisError::csv(path, e))?;
-    crate::atomic::write_atomic(path, &bytes)
+    Ok(speedcert_fsio::write_atomic(
+        path,
+        &bytes,
+        speedcert_fsio::Mode::Public,
+    )?)
 }
 
 /// Every imported history in `records_dir/imported/` (each `NAME.csv` except the
@@ -607,6 +611,39 @@ fn join_key(folder: Option<String>, date: Option<String>) -> String {
         .flatten()
         .collect::<Vec<_>>()
         .join("\u{1f}")
+}
+
+/// `(repo, commit, path)` of a `github:OWNER/REPO@COMMIT:PATH` source string.
+fn parse_source(source: &str) -> Option<(&str, &str, &str)> {
+    let rest = source.strip_prefix("github:")?;
+    let (repo, rest) = rest.split_once('@')?;
+    let (commit, path) = rest.split_once(':')?;
+    Some((repo, commit, path))
+}
+
+/// Absolute URL of a link found in an imported row: published links may be relative to
+/// the publisher's repository, which would break once copied here.
+pub fn imported_url(source: &str, link: &str) -> String {
+    if link.is_empty() || link.contains("://") {
+        return link.to_string();
+    }
+    match parse_source(source) {
+        Some((repo, commit, _)) => format!(
+            "https://github.com/{repo}/blob/{commit}/{}",
+            link.trim_start_matches('/')
+        ),
+        None => link.to_string(),
+    }
+}
+
+/// Human form of a source string ("KellerJordan/modded-nanogpt README.md @ f411b3d").
+pub fn source_label(source: &str) -> String {
+    match parse_source(source) {
+        Some((repo, commit, path)) => {
+            format!("{repo} {path} @ {}", commit.get(..12).unwrap_or(commit))
+        }
+        None => source.to_string(),
+    }
 }
 
 #[cfg(test)]

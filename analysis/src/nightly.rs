@@ -12,9 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::atomic::write_atomic;
+use crate::dates::{days_from_iso, iso_from_days};
 use crate::error::{AnalysisError, Result};
-use crate::plot::{days_from_iso, iso_from_days};
 use crate::table::to_csv_bytes;
 
 /// File name of the nightly table inside the records folder.
@@ -22,15 +21,8 @@ pub const NIGHTLY_CSV: &str = "nightly.csv";
 /// Folder of the nightly bundles inside the records folder (`nightly/DATE/TRACK/`).
 pub const NIGHTLY_DIR: &str = "nightly";
 
-/// The verdicts a night can have, as the evaluator's `DriftVerdict` prints them; the
-/// vocabulary is fixed so the page and the README can be read (and grepped) alike.
-pub const VERDICTS: &[&str] = &[
-    "no drift",
-    "time drift",
-    "loss drift",
-    "time and loss drift",
-    "runs failed",
-];
+use speedcert_bundle::drift::DriftVerdict;
+use speedcert_fsio::{Mode, write_atomic};
 
 /// One night of one track: a row of nightly.csv.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,7 +65,7 @@ pub struct NightlyRow {
     pub env_changed: bool,
     /// What changed against the record's environment ("driver 570.1 -> 580.159; ...").
     pub env_changes: String,
-    /// One of [`VERDICTS`].
+    /// One of [`DriftVerdict`]'s names.
     pub verdict: String,
 }
 
@@ -150,7 +142,7 @@ pub fn append_nightly(records_dir: &Path, row: &NightlyRow) -> Result<PathBuf> {
         AnalysisError::Csv { problem, .. } => AnalysisError::csv(&path, problem),
         other => other,
     })?;
-    write_atomic(&path, &bytes)?;
+    write_atomic(&path, &bytes, Mode::Public)?;
     Ok(path)
 }
 
@@ -183,11 +175,15 @@ fn validate(path: &Path, row: &NightlyRow) -> Result<()> {
     if row.track.is_empty() {
         return Err(AnalysisError::field(path, "track", "must not be empty"));
     }
-    if !VERDICTS.contains(&row.verdict.as_str()) {
+    if !DriftVerdict::ALL.iter().any(|v| v.as_str() == row.verdict) {
         return Err(AnalysisError::field(
             path,
             "verdict",
-            format!("must be one of {VERDICTS:?}, got {:?}", row.verdict),
+            format!(
+                "must be one of {:?}, got {:?}",
+                DriftVerdict::ALL.map(DriftVerdict::as_str),
+                row.verdict
+            ),
         ));
     }
     Ok(())

@@ -5,44 +5,12 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use crate::dates::{days_from_iso, iso_from_days};
 use crate::format::TimeUnit;
 use crate::nightly::NightlyRow;
 
 /// Plot size in pixels (the page scales it with CSS).
 pub const SIZE: (u32, u32) = (760, 420);
-
-/// Days since 1970-01-01 of a `YYYY-MM-DD` date (proleptic Gregorian; H. Hinnant's
-/// days_from_civil), so dates are an ordinary numeric axis without a date crate.
-pub fn days_from_iso(date: &str) -> Option<f64> {
-    let mut it = date.get(..10)?.split('-');
-    let y: i64 = it.next()?.parse().ok()?;
-    let m: i64 = it.next()?.parse().ok()?;
-    let d: i64 = it.next()?.parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some((era * 146_097 + doe - 719_468) as f64)
-}
-
-/// Inverse of [`days_from_iso`] (civil_from_days), for axis labels.
-pub fn iso_from_days(days: f64) -> String {
-    let z = days.floor() as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
 
 type DrawResult = std::result::Result<(), String>;
 
@@ -250,7 +218,7 @@ pub fn frontier(
         chart
             .configure_mesh()
             .x_desc(format!("train time ({})", unit.suffix()))
-            .y_desc("final val loss")
+            .y_desc("val loss")
             .draw()
             .map_err(err)?;
         let grey = RGBColor(150, 150, 150);
@@ -260,7 +228,7 @@ pub fn frontier(
                     .map(|&(t, l)| Circle::new((t / unit.divisor(), l), 2, grey.filled())),
             )
             .map_err(err)?
-            .label("runs")
+            .label("validations of valid candidate runs")
             .legend(move |(x, y)| Circle::new((x + 9, y), 3, grey.filled()));
         let mut steps = Vec::new();
         for (j, &(t, l)) in pareto.iter().enumerate() {

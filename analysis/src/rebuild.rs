@@ -1,19 +1,34 @@
 //! `speedcert records rebuild`: the published tables, recomputed from signed bundles.
 //!
-//! runs.csv and records.csv are derived data. Rebuilding them from the bundles (never
-//! editing them) means every published number traces back to a signature, and a bundle
-//! that does not verify cannot reach the tables: it is reported by name with the check
-//! that failed, and left out.
+//! runs.csv, records.csv and curves.csv are derived data. Rebuilding them from the
+//! bundles (never editing them) means every published number traces back to a signature
+//! and to raw files the verifier recomputed:
+//!
+//! - a bundle that does not verify exactly as `speedcert verify` would (signatures,
+//!   digests, every figure recomputed) is left out, named with the checks that failed;
+//! - a verified bundle becomes a record only if it beats the record current at its date
+//!   on its track, by its own statistics against that record: its time comparison must
+//!   be against the current record's submission (rerun on the same machine from the same
+//!   source) or against the current record's signed bundle. Otherwise it is rejected as
+//!   a record, with the reason, though its runs stay in runs.csv;
+//! - a track's first record is its earliest verified bundle that passed every check and
+//!   the loss test in an official environment (typically the reference, certified with
+//!   no time comparison).
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::bundle::{self, Bundle, VERDICT_NEW_RECORD};
+use speedcert_bundle::Verdict;
+use speedcert_bundle::plan::TimeBaseline;
+use speedcert_bundle::run::{Role, RunRecord, RunStatus};
+
+use crate::bundle::{self, Bundle};
+use crate::curves::{self, CURVES_CSV, CurveRow};
 use crate::error::Result;
 use crate::frame;
 use crate::table::{self, RECORDS_CSV, RUNS_CSV, RecordRow, RunRow};
-use crate::verify::{Trust, Verdict};
+use crate::verify::{Trust, Verification};
 
 /// Folder of bundles inside the records folder.
 pub const BUNDLES_DIR: &str = "bundles";
@@ -39,16 +54,22 @@ pub struct RebuildReport {
     pub included: Vec<String>,
     /// Bundles left out, sorted by path.
     pub excluded: Vec<Excluded>,
+    /// Verified bundles whose "new record" was not accepted as a record, and why.
+    pub rejected: Vec<Excluded>,
     pub runs: usize,
     pub records: usize,
+    /// Validation points of valid candidate runs (the frontier's input).
+    pub curve_points: usize,
     pub runs_csv: PathBuf,
     pub records_csv: PathBuf,
+    pub curves_csv: PathBuf,
 }
 
 impl RebuildReport {
-    /// True when every bundle found made it into the tables.
+    /// True when every bundle found made it into the tables and no claimed record was
+    /// rejected.
     pub fn all_included(&self) -> bool {
-        self.excluded.is_empty()
+        self.excluded.is_empty() && self.rejected.is_empty()
     }
 
     /// One block per excluded bundle: which bundle, then each failed check.
@@ -57,6 +78,15 @@ impl RebuildReport {
         for e in &self.excluded {
             s.push_str(&format!(
                 "error: bundle {} failed verification and was left out:\n",
+                e.bundle
+            ));
+            for r in &e.reasons {
+                s.push_str(&format!("  {r}\n"));
+            }
+        }
+        for e in &self.rejected {
+            s.push_str(&format!(
+                "error: bundle {} verified, but is not a record:\n",
                 e.bundle
             ));
             for r in &e.reasons {
@@ -76,10 +106,11 @@ impl RebuildReport {
             self.records,
             self.included.len(),
             self.bundles_found,
-            if self.excluded.is_empty() {
-                String::new()
-            } else {
-                format!("; {} excluded", self.excluded.len())
+            match (self.excluded.len(), self.rejected.len()) {
+                (0, 0) => String::new(),
+                (e, 0) => format!("; {e} excluded"),
+                (0, r) => format!("; {r} record claims rejected"),
+                (e, r) => format!("; {e} excluded, {r} record claims rejected"),
             }
         )
     }
@@ -100,11 +131,12 @@ pub(crate) fn rel(records_dir: &Path, path: &Path) -> String {
         .join("/")
 }
 
-/// Rebuilds `records_dir/runs.csv` and `records_dir/records.csv` from the bundles in
+/// Rebuilds `records_dir/runs.csv`, `records.csv` and `curves.csv` from the bundles in
 /// `records_dir/bundles/`, verified against the keys in `records_dir/keys/`.
 ///
 /// Errors only when the tables cannot be written or the trust store cannot be read; a
-/// bad bundle is an entry of [`RebuildReport::excluded`], not an error.
+/// bad bundle is an entry of [`RebuildReport::excluded`] or [`RebuildReport::rejected`],
+/// not an error.
 pub fn rebuild(records_dir: &Path) -> Result<RebuildReport> {
     let trust = Trust::load(&records_dir.join(KEYS_DIR))?;
     let dirs = bundle::discover_bundles(&records_dir.join(BUNDLES_DIR))?;
@@ -113,16 +145,14 @@ pub fn rebuild(records_dir: &Path) -> Result<RebuildReport> {
     for dir in &dirs {
         let name = rel(records_dir, dir);
         match trust.verify(dir)? {
-            Verdict::Genuine => {
-                match bundle::read_bundle(dir).and_then(|b| check_consistent(b, dir)) {
-                    Ok(b) => bundles.push((name, b)),
-                    Err(e) => excluded.push(Excluded {
-                        bundle: name,
-                        reasons: vec![format!("verified, but unreadable: {e}")],
-                    }),
-                }
-            }
-            Verdict::NotGenuine(reasons) => excluded.push(Excluded {
+            Verification::Genuine => match bundle::read_bundle(dir) {
+                Ok(b) => bundles.push((name, b)),
+                Err(e) => excluded.push(Excluded {
+                    bundle: name,
+                    reasons: vec![format!("verified, but unreadable: {e}")],
+                }),
+            },
+            Verification::NotGenuine(reasons) => excluded.push(Excluded {
                 bundle: name,
                 reasons,
             }),
@@ -142,92 +172,203 @@ pub fn rebuild(records_dir: &Path) -> Result<RebuildReport> {
             &b.role,
         ))
     });
-    let records = record_rows(&bundles)?;
+    let (accepted, rejected) = accept_records(&bundles);
+    let records = record_rows(&bundles, &accepted)?;
+    let curve_rows: Vec<CurveRow> = bundles
+        .iter()
+        .flat_map(|(name, b)| curves::rows_of(name, b))
+        .collect();
 
     let runs_csv = records_dir.join(RUNS_CSV);
     let records_csv = records_dir.join(RECORDS_CSV);
+    let curves_csv = records_dir.join(CURVES_CSV);
     table::write_runs(&runs_csv, &runs)?;
     table::write_records(&records_csv, &records)?;
+    curves::write_curves(&curves_csv, &curve_rows)?;
     Ok(RebuildReport {
         records_dir: records_dir.to_path_buf(),
         bundles_found: dirs.len(),
         included: bundles.iter().map(|(n, _)| n.clone()).collect(),
         excluded,
+        rejected,
         runs: runs.len(),
         records: records.len(),
+        curve_points: curve_rows.len(),
         runs_csv,
         records_csv,
+        curves_csv,
     })
 }
 
-/// A genuine bundle whose runs name another track than its summary is a certifier bug;
-/// counting it would put runs in the wrong track's table.
-fn check_consistent(b: Bundle, dir: &Path) -> Result<Bundle> {
-    for (run, run_dir) in b.runs.iter().zip(&b.run_dirs) {
-        if run.track != b.summary.track {
-            return Err(crate::error::AnalysisError::field(
-                run_dir.join("run.json"),
-                "track",
-                format!(
-                    "is {:?} but {}/summary.json says {:?}",
-                    run.track,
-                    dir.display(),
-                    b.summary.track
-                ),
-            ));
-        }
-    }
-    Ok(b)
-}
-
-fn day(ts: Option<&str>) -> String {
-    ts.map(|t| t.get(..10).unwrap_or(t).to_string())
-        .unwrap_or_default()
+fn day(ts: &str) -> String {
+    ts.get(..10).unwrap_or(ts).to_string()
 }
 
 fn run_rows(name: &str, b: &Bundle) -> Vec<RunRow> {
-    b.runs
-        .iter()
+    let mut runs: Vec<&RunRecord> = b.inputs.runs.iter().collect();
+    runs.sort_by_key(|r| r.run_index);
+    runs.into_iter()
         .map(|r| RunRow {
             track: r.track.clone(),
             submission: r.submission.clone(),
-            role: r.role.clone(),
+            role: r.role.as_str().to_owned(),
             bundle: name.to_string(),
             bundle_digest: b.digest.clone(),
-            run_index: r.run_index,
-            seed: r.seed,
-            status: r.status.clone(),
-            train_time_ms: r.train_time_ms,
+            run_index: r.run_index as u32,
+            seed: Some(r.seed),
+            status: match r.status {
+                RunStatus::Ok => "ok",
+                RunStatus::Failed => "failed",
+            }
+            .to_owned(),
+            train_time_ms: (r.status == RunStatus::Ok).then_some(r.train_time_ms),
             final_val_loss: r.final_val_loss,
             heldout_val_loss: r.heldout_val_loss,
-            train_tokens: r.train_tokens,
-            date: day(r.started_at.as_deref().or(b.summary.created_at.as_deref())),
-            device: r.device.clone().unwrap_or_default(),
-            official: r.official.unwrap_or(false),
-            verdict: b.summary.verdict.clone(),
+            train_tokens: Some(r.train_tokens),
+            date: day(if r.started_at.is_empty() {
+                &b.summary.created_at
+            } else {
+                &r.started_at
+            }),
+            device: r.device.to_string(),
+            official: r.official,
+            verdict: b.summary.verdict.as_str().to_owned(),
         })
         .collect()
 }
 
+/// Whether a verified bundle could open a track's record chain: every check but the
+/// pins passed, the environment was official and the loss test passed.
+fn opens_chain(b: &Bundle) -> Result<(), String> {
+    let s = &b.summary;
+    if s.verdict == Verdict::NewRecord {
+        return Ok(());
+    }
+    let failed: Vec<&str> = s
+        .checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.name.as_str())
+        .collect();
+    if !failed.is_empty() {
+        return Err(format!("checks failed: {}", failed.join(", ")));
+    }
+    if !s.official {
+        return Err("unofficial environment".into());
+    }
+    match s.loss.as_ref().and_then(|l| l.p_value) {
+        Some(p) if p < s.threshold => Ok(()),
+        _ => Err(format!(
+            "verdict `{}`: the loss target was not met",
+            s.verdict
+        )),
+    }
+}
+
+/// Why bundle `b` (verdict "new record") is not a record given the track's current
+/// record `cur`, if it is not: its time comparison must be against `cur` itself.
+fn beats_current(b: &Bundle, cur_name: &str, cur: &Bundle) -> Result<(), String> {
+    let plan = &b.inputs.plan;
+    let cur_plan = &cur.inputs.plan;
+    match plan.comparison {
+        TimeBaseline::SameMachine => {
+            let same_code = plan.baseline_submission.as_deref() == Some(&cur_plan.submission)
+                && plan.baseline_submission_sha256.as_deref()
+                    == Some(cur_plan.submission_sha256.as_str());
+            if same_code {
+                Ok(())
+            } else {
+                Err(format!(
+                    "certified against `{}` (source {}), not the record current at its date: `{}` (source {}, {cur_name})",
+                    plan.baseline_submission.as_deref().unwrap_or("nothing"),
+                    short(plan.baseline_submission_sha256.as_deref()),
+                    cur_plan.submission,
+                    short(Some(&cur_plan.submission_sha256)),
+                ))
+            }
+        }
+        TimeBaseline::StoredRecord => match &plan.stored_baseline {
+            Some(sb) if sb.attestation_sha256 == cur.digest => Ok(()),
+            Some(sb) => Err(format!(
+                "compared with the stored times of {} (attestation {}), not the record current at its date: {cur_name} (attestation {})",
+                sb.bundle,
+                short(Some(&sb.attestation_sha256)),
+                short(Some(&cur.digest))
+            )),
+            None => Err("a stored-record comparison with no stored record".into()),
+        },
+        TimeBaseline::None => Err("no time comparison".into()),
+    }
+}
+
+fn short(h: Option<&str>) -> String {
+    h.map(|h| h.chars().take(12).collect())
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// When a bundle was certified: summary.created_at, else its latest run start.
 fn created_at(b: &Bundle) -> String {
-    b.summary
-        .created_at
-        .clone()
-        .or_else(|| b.runs.iter().filter_map(|r| r.started_at.clone()).max())
+    if !b.summary.created_at.is_empty() {
+        return b.summary.created_at.clone();
+    }
+    b.inputs
+        .runs
+        .iter()
+        .map(|r| r.started_at.clone())
+        .max()
         .unwrap_or_default()
 }
 
-fn record_rows(bundles: &[(String, Bundle)]) -> Result<Vec<RecordRow>> {
-    let recs: Vec<&(String, Bundle)> = bundles
-        .iter()
-        .filter(|(_, b)| b.summary.verdict == VERDICT_NEW_RECORD)
-        .collect();
+/// Walks each track's verified bundles in certification order and keeps the ones that
+/// become records; returns their indices into `bundles` and the rejected record claims.
+fn accept_records(bundles: &[(String, Bundle)]) -> (Vec<usize>, Vec<Excluded>) {
+    let mut order: Vec<usize> = (0..bundles.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (na, ba) = &bundles[a];
+        let (nb, bb) = &bundles[b];
+        (&ba.summary.track, created_at(ba), na).cmp(&(&bb.summary.track, created_at(bb), nb))
+    });
+    let mut accepted = Vec::new();
+    let mut rejected = Vec::new();
+    let mut current: std::collections::BTreeMap<&str, usize> = Default::default();
+    for i in order {
+        let (name, b) = &bundles[i];
+        let track = b.summary.track.as_str();
+        let claims = b.summary.verdict == Verdict::NewRecord;
+        let outcome = match current.get(track) {
+            None => opens_chain(b),
+            Some(&c) => {
+                if !claims {
+                    continue;
+                }
+                let (cur_name, cur) = &bundles[c];
+                beats_current(b, cur_name, cur)
+            }
+        };
+        match outcome {
+            Ok(()) => {
+                current.insert(track, i);
+                accepted.push(i);
+            }
+            Err(why) if claims => rejected.push(Excluded {
+                bundle: name.clone(),
+                reasons: vec![why],
+            }),
+            // A bundle that claimed nothing and cannot open the chain is just runs.
+            Err(_) => {}
+        }
+    }
+    rejected.sort_by(|a, b| a.bundle.cmp(&b.bundle));
+    (accepted, rejected)
+}
+
+fn record_rows(bundles: &[(String, Bundle)], accepted: &[usize]) -> Result<Vec<RecordRow>> {
+    let recs: Vec<&(String, Bundle)> = accepted.iter().map(|&i| &bundles[i]).collect();
     let chain = frame::record_chain(recs.iter().map(|(name, b)| frame::ChainInput {
         track: b.summary.track.clone(),
         created_at: created_at(b),
         bundle: name.clone(),
-        time_mean_ms: b.summary.time.candidate.mean_ms,
+        time_mean_ms: b.summary.time.as_ref().map(|t| t.candidate.mean_ms),
     }))?;
     Ok(chain
         .into_iter()
@@ -235,29 +376,34 @@ fn record_rows(bundles: &[(String, Bundle)]) -> Result<Vec<RecordRow>> {
             let (_, b) = recs[c.input_index];
             let s = &b.summary;
             let n_ok = b
+                .inputs
                 .runs
                 .iter()
-                .filter(|r| r.role == "candidate" && r.status == "ok")
+                .filter(|r| r.role == Role::Candidate && r.status == RunStatus::Ok)
                 .count() as u32;
+            let time = s.time.as_ref();
             RecordRow {
                 track: s.track.clone(),
                 number: c.number,
-                date: day(Some(&c.created_at)),
+                date: day(&c.created_at),
                 submission: s.submission.clone(),
                 baseline_submission: s.baseline_submission.clone(),
                 bundle: c.bundle,
                 bundle_digest: b.digest.clone(),
-                n: s.time.candidate.n.unwrap_or(n_ok),
-                time_mean_ms: s.time.candidate.mean_ms,
-                time_sd_ms: s.time.candidate.sd_ms,
+                n: time.map_or(n_ok, |t| t.candidate.n as u32),
+                time_mean_ms: time.map(|t| t.candidate.mean_ms),
+                time_sd_ms: time.and_then(|t| t.candidate.sd_ms),
                 improvement_ms: c.improvement_ms,
                 improvement_pct: c.improvement_pct,
-                p_value: s.time.p_value,
-                threshold: s.threshold,
-                change_pct: s.time.change_pct,
-                loss_mean: s.loss.as_ref().and_then(|l| l.mean),
-                comparison: s.comparison.clone().unwrap_or_default(),
-                official: s.official.unwrap_or(false),
+                p_value: time.and_then(|t| t.p_value),
+                threshold: Some(s.threshold),
+                change_pct: time.and_then(|t| t.change_pct),
+                loss_mean: s.loss.as_ref().map(|l| l.mean),
+                comparison: serde_json::to_value(s.comparison)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                official: s.official,
                 created_at: c.created_at,
             }
         })

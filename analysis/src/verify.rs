@@ -1,23 +1,23 @@
-//! Bundle verification for the tables, through speedcert-attest.
+//! Bundle verification for the tables: exactly what `speedcert verify` does
+//! (speedcert-bundle: signatures against records/keys/, every file re-hashed, no file
+//! added or missing, then every signed figure recomputed from the raw files).
 //!
-//! The tables must only count what a third party could check offline, so every bundle
-//! is verified (signatures against records/keys/, every file re-hashed, no file added
-//! or missing) before anything in it is read. A bundle that cannot be verified for any
-//! reason — including a missing trust store — becomes a list of reasons, never a
-//! silently counted or silently dropped row.
+//! A bundle that cannot be verified for any reason — including a missing trust store —
+//! becomes a list of reasons, never a silently counted or silently dropped row.
 
 use std::path::{Path, PathBuf};
 
-use speedcert_attest::{TrustStore, verify_bundle};
+use speedcert_attest::TrustStore;
 
 use crate::error::{AnalysisError, Result};
 
-/// The outcome for one bundle.
+/// The outcome of verifying one bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Verification {
     Genuine,
-    /// One line per failed check, as the attest crate words it ("FAIL digest
-    /// runs/run-001/run.json: sha256 is …, the attestation says …").
+    /// One line per failed check, as the verifier words it ("FAIL digest
+    /// runs/run-001/run.json: sha256 is …", "FAIL statistics: the signed summary
+    /// disagrees with the runs: …").
     NotGenuine(Vec<String>),
 }
 
@@ -73,18 +73,18 @@ impl Trust {
 
     /// Verifies the bundle folder `bundle`. Never an `Err` for a bad bundle: an
     /// unreadable one is `NotGenuine` with the read error as its reason.
-    pub fn verify(&self, bundle: &Path) -> Result<Verdict> {
+    pub fn verify(&self, bundle: &Path) -> Result<Verification> {
         let Some(store) = &self.store else {
-            return Ok(Verdict::NotGenuine(vec![
+            return Ok(Verification::NotGenuine(vec![
                 self.missing.clone().unwrap_or_default(),
             ]));
         };
-        match verify_bundle(bundle, store, THRESHOLD) {
-            Ok(report) if report.is_genuine() => Ok(Verdict::Genuine),
-            Ok(report) => Ok(Verdict::NotGenuine(
+        match speedcert_bundle::verify_bundle(bundle, store, THRESHOLD) {
+            Ok(report) if report.is_genuine() => Ok(Verification::Genuine),
+            Ok(report) => Ok(Verification::NotGenuine(
                 report.failures().map(|c| c.to_string()).collect(),
             )),
-            Err(e) => Ok(Verdict::NotGenuine(vec![format!(
+            Err(e) => Ok(Verification::NotGenuine(vec![format!(
                 "could not be verified: {e}"
             )])),
         }

@@ -2,15 +2,14 @@
 //! rendered as aligned text for a person and as JSON for a program (STYLE.md,
 //! hyperfine: the same data exported from one internal result type).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Serialize;
 
+use crate::curves::{self, Budget, CURVES_CSV, CurveRow};
 use crate::error::Result;
 use crate::format::{Align, NONE, TimeUnit, ellipsize, fmt_loss, fmt_p, render_table};
-use crate::frame::{self, BundleStats, RunTag};
-use crate::frontier::{self, BudgetStep, Point};
+use crate::frame::{self, BundleStats};
 use crate::imported::{self, Audit, ImportedHistory, ImportedRecord};
 use crate::nightly::{self, NightlyRow};
 use crate::table::{self, RECORDS_CSV, RUNS_CSV, RecordRow, RunRow};
@@ -19,6 +18,8 @@ use crate::table::{self, RECORDS_CSV, RUNS_CSV, RecordRow, RunRow};
 #[derive(Debug, Clone)]
 pub struct Tables {
     pub runs: Vec<RunRow>,
+    /// Validations of valid candidate runs (the frontier's input).
+    pub curves: Vec<CurveRow>,
     pub records: Vec<RecordRow>,
     pub imported: Vec<ImportedHistory>,
     /// nightly.csv in file order; empty when no night has run.
@@ -30,6 +31,7 @@ pub struct Tables {
 pub fn load(records_dir: &Path) -> Result<Tables> {
     Ok(Tables {
         runs: table::read_runs(&records_dir.join(RUNS_CSV))?,
+        curves: curves::read_curves(&records_dir.join(CURVES_CSV))?,
         records: table::read_records(&records_dir.join(RECORDS_CSV))?,
         imported: imported::load_imported(records_dir)?,
         nightly: nightly::read_nightly(records_dir)?,
@@ -333,7 +335,7 @@ pub fn imported_text(v: &ImportedTrackView) -> String {
         v.history,
         v.track,
         v.rows.len(),
-        crate::site::source_label(&v.source)
+        imported::source_label(&v.source)
     );
     let has_audit = v.audits.iter().any(Option::is_some);
     let rows: Vec<Vec<String>> = v
@@ -379,16 +381,19 @@ pub fn imported_text(v: &ImportedTrackView) -> String {
     s
 }
 
-/// One track's frontier.
+/// One track's frontier: the best validation loss attained within each time and each
+/// token budget, over every validation of every valid candidate run (curves.csv).
 #[derive(Debug, Clone, Serialize)]
 pub struct TrackFrontier {
     pub track: String,
-    /// Measured runs considered.
+    /// Valid candidate runs with at least one validation.
     pub runs: usize,
-    /// Pareto set over (train time, final val loss), by time.
-    pub pareto: Vec<Point<RunTag>>,
-    /// Best loss at round budgets (1-2-5 grid over the frontier's span).
-    pub budgets: Vec<BudgetStep<RunTag>>,
+    /// Validation points considered.
+    pub points: usize,
+    /// Breakpoints of best loss against training time (ms).
+    pub by_time: Vec<curves::BudgetStep>,
+    /// Breakpoints of best loss against training tokens.
+    pub by_tokens: Vec<curves::BudgetStep>,
 }
 
 /// Result of `frontier`.
@@ -397,21 +402,23 @@ pub struct FrontierView {
     pub tracks: Vec<TrackFrontier>,
 }
 
-/// Builds the frontier view, optionally for one track.
-pub fn frontier(runs: &[RunRow], track: Option<&str>) -> FrontierView {
-    let pts: BTreeMap<String, Vec<Point<RunTag>>> = frame::points_by_track(runs);
+/// Builds the frontier view from curves.csv's rows, optionally for one track.
+pub fn frontier(curve_rows: &[CurveRow], track: Option<&str>) -> FrontierView {
     FrontierView {
-        tracks: pts
+        tracks: curves::by_track(curve_rows)
             .into_iter()
             .filter(|(t, _)| keep(track, t))
             .map(|(t, points)| {
-                let pareto = frontier::pareto(&points);
-                let grid = frontier::budget_grid(&pareto);
+                let runs: std::collections::BTreeSet<(&str, u32)> = points
+                    .iter()
+                    .map(|p| (p.bundle.as_str(), p.run_index))
+                    .collect();
                 TrackFrontier {
                     track: t,
-                    runs: points.len(),
-                    budgets: frontier::best_per_budget(&pareto, &grid),
-                    pareto,
+                    runs: runs.len(),
+                    points: points.len(),
+                    by_time: curves::best_by_budget(&points, Budget::Time),
+                    by_tokens: curves::best_by_budget(&points, Budget::Tokens),
                 }
             })
             .collect(),
@@ -422,61 +429,41 @@ impl FrontierView {
     pub fn to_text(&self) -> String {
         let mut s = String::new();
         if self.tracks.is_empty() {
-            s.push_str("No measured runs: the frontier is empty.\n");
+            s.push_str("No valid candidate runs: the frontier is empty.\n");
         }
         for t in &self.tracks {
             s.push_str(&format!(
-                "Frontier {}: {} of {} runs are Pareto-optimal (train time, final val loss; both minimised)\n",
-                t.track,
-                t.pareto.len(),
-                t.runs
+                "Frontier {}: best validation loss attained within a budget, over {} validations of {} valid candidate runs\n",
+                t.track, t.points, t.runs
             ));
-            let unit = TimeUnit::for_ms(t.pareto.last().map_or(0.0, |p| p.time_ms));
-            let rows: Vec<Vec<String>> = t
-                .pareto
-                .iter()
-                .map(|p| {
-                    vec![
-                        unit.fmt(p.time_ms),
-                        fmt_loss(p.loss),
-                        p.tag.submission.clone(),
-                        p.tag.role.clone(),
-                        format!("{}#{}", p.tag.bundle, p.tag.run_index),
-                    ]
-                })
-                .collect();
-            s.push_str(&render_table(
-                2,
-                &["Train time", "Val loss", "Submission", "Role", "Bundle#run"],
-                &[
-                    Align::Right,
-                    Align::Right,
-                    Align::Left,
-                    Align::Left,
-                    Align::Left,
-                ],
-                &rows,
-            ));
-            s.push_str("  Best val loss per time budget:\n");
-            let rows: Vec<Vec<String>> = t
-                .budgets
-                .iter()
-                .map(|b| {
-                    vec![
-                        format!("≤ {}", unit.fmt(b.budget_ms)),
-                        opt(b.best_loss, fmt_loss),
-                        b.attained_by
-                            .as_ref()
-                            .map(|t| t.submission.clone())
-                            .unwrap_or_else(|| NONE.to_string()),
-                    ]
-                })
-                .collect();
+            let unit = TimeUnit::for_ms(t.by_time.last().map_or(0.0, |p| p.budget));
+            let step_rows = |steps: &[curves::BudgetStep], budget: &dyn Fn(f64) -> String| {
+                steps
+                    .iter()
+                    .map(|b| {
+                        vec![
+                            format!("≤ {}", budget(b.budget)),
+                            fmt_loss(b.loss),
+                            ellipsize(&b.submission, 28),
+                            format!("{}#{} step {}", b.bundle, b.run_index, b.step),
+                        ]
+                    })
+                    .collect::<Vec<_>>()
+            };
+            let align = [Align::Right, Align::Right, Align::Left, Align::Left];
+            s.push_str("  By training time:\n");
             s.push_str(&render_table(
                 4,
-                &["Budget", "Best loss", "Attained by"],
-                &[Align::Right, Align::Right, Align::Left],
-                &rows,
+                &["Budget", "Best loss", "Attained by", "Bundle#run"],
+                &align,
+                &step_rows(&t.by_time, &|ms| unit.fmt(ms)),
+            ));
+            s.push_str("  By training tokens:\n");
+            s.push_str(&render_table(
+                4,
+                &["Budget", "Best loss", "Attained by", "Bundle#run"],
+                &align,
+                &step_rows(&t.by_tokens, &|n| format!("{n:.0} tokens")),
             ));
             s.push('\n');
         }

@@ -16,13 +16,13 @@ use serde_json::Value;
 use crate::digest::sha256_files;
 use crate::dsse::{Envelope, PAYLOAD_TYPE};
 use crate::error::{Error, Result};
-use crate::fsutil::{Existing, write_atomic};
 use crate::keys::{Signer, TrustStore, short_hex};
 use crate::report::{Check, SignedBy, VerifyReport, check};
 use crate::statement::{
     ENVELOPE_FILE, PREDICATE_TYPE, ResourceDescriptor, STATEMENT_TYPE, Statement,
     check_subject_name, list_bundle,
 };
+use speedcert_fsio::{Mode, write_atomic};
 
 /// An envelope is read whole; its statement holds ~150 bytes per file, so 64 MiB is
 /// hundreds of thousands of files. Anything larger is refused rather than loaded.
@@ -141,7 +141,7 @@ fn write_envelope(dir: &Path, envelope: &Envelope) -> Result<PathBuf> {
     let path = dir.join(ENVELOPE_FILE);
     let mut json = serde_json::to_vec_pretty(envelope).expect("an Envelope always serialises");
     json.push(b'\n');
-    write_atomic(&path, &json, 0o644, Existing::Replace)?;
+    write_atomic(&path, &json, Mode::Public)?;
     Ok(path)
 }
 

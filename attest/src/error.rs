@@ -79,6 +79,20 @@ impl Error {
     }
 }
 
+impl From<speedcert_fsio::FsError> for Error {
+    /// A file that must not be overwritten (a key) keeps its own error; anything else
+    /// is an I/O error on that file.
+    fn from(e: speedcert_fsio::FsError) -> Self {
+        match e {
+            speedcert_fsio::FsError::Exists { path } => Error::KeyExists { path },
+            speedcert_fsio::FsError::Io { path, source } => Error::Io {
+                path,
+                cause: source,
+            },
+        }
+    }
+}
+
 /// Quote a path for a shell command in a message, only when it needs it.
 fn shell_quote(path: &Path) -> String {
     let s = path.display().to_string();

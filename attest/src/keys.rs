@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::fsutil::{Existing, write_atomic};
+use speedcert_fsio::{Mode, write_new};
 
 /// A key's id: lowercase hex SHA-256 of the raw 32-byte ed25519 public key, i.e. the
 /// RFC 8032 §5.1.5 point encoding (`VerifyingKey::to_bytes()`), not of its PEM or
@@ -203,8 +203,8 @@ pub fn generate_key(private: &Path) -> Result<GeneratedKey> {
                 path: public.clone(),
                 reason: e.to_string(),
             })?;
-    write_atomic(private, private_pem.as_bytes(), 0o600, Existing::Refuse)?;
-    write_atomic(&public, public_pem.as_bytes(), 0o644, Existing::Refuse)?;
+    write_new(private, private_pem.as_bytes(), Mode::Private)?;
+    write_new(&public, public_pem.as_bytes(), Mode::Public)?;
     Ok(GeneratedKey {
         key_id: KeyId::of(&verifying),
         private_path: private.into(),

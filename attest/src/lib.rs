@@ -19,7 +19,6 @@ mod bundle;
 pub mod digest;
 pub mod dsse;
 mod error;
-mod fsutil;
 pub mod keys;
 mod report;
 pub mod statement;

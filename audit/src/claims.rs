@@ -26,10 +26,13 @@
 //! Every stated number keeps the text it was written as, because its precision is
 //! the tolerance it is checked to (see [`Stated::half_unit`]).
 
+use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
+
+use crate::paths::{file_name, relative};
 
 /// A quantity an author can state about a sample of runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -175,6 +178,30 @@ static WELCH: LazyLock<Regex> = LazyLock::new(|| {
     .unwrap()
 });
 static VERIFIER_N: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"`n=([0-9]+) ").unwrap());
+
+/// The claim blocks of a record's files: every `statistics.md` and `README.md`
+/// among `files` (any case), in file order; sources are relative to `root`.
+/// Unreadable files state nothing.
+pub(crate) fn read_claims(root: &Path, files: &[PathBuf]) -> Vec<ClaimBlock> {
+    let mut blocks = Vec::new();
+    for path in files {
+        let name = file_name(path).to_ascii_lowercase();
+        let is_stats = name == "statistics.md";
+        if !is_stats && name != "readme.md" {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(path) else {
+            continue;
+        };
+        let rel = relative(root, path);
+        if is_stats {
+            blocks.extend(parse_statistics_md(&text, &rel));
+        } else {
+            blocks.extend(parse_readme(&text, &rel));
+        }
+    }
+    blocks
+}
 
 /// Reads the claim blocks of a README (one per fenced code block with claims), and
 /// the p-values its prose states, each added to the nearest block listing losses.

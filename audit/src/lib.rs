@@ -5,8 +5,8 @@
 //! results/`) with the logs of the runs behind it,
 //! sometimes split into `this_pr/` and `baseline/`, sometimes with a `statistics.md`
 //! stating the mean loss, the p-value and the times. This crate re-derives those
-//! figures from the logs alone and says, per record, whether the published evidence
-//! holds up:
+//! figures from the logs alone and grades, per record, how well the published
+//! evidence supports it:
 //!
 //! ```no_run
 //! use speedcert_audit::{Options, audit_modded_nanogpt, write_outputs};
@@ -19,24 +19,54 @@
 //! # Ok::<(), speedcert_audit::AuditError>(())
 //! ```
 //!
-//! Pipeline: [`parse`] reads each log (tolerating two years of format changes);
-//! [`problem`] classifies files that are not finished runs (reported by path, never
-//! fatal); [`audit`] groups runs into samples, picks each record's candidate and
-//! baseline, runs the tests of `speedcert-stats`, checks the [`claims`] and decides a
-//! [`Verdict`]; [`report`] writes markdown, CSV and JSON from the one result.
+//! Pipeline, run by [`audit`] (each step a module; none uses a later one):
+//!
+//! - [`tracks`]: the speedrun's tracks, their targets and objectives; [`options`]:
+//!   how to audit; [`error`]: why an audit cannot run.
+//! - [`discover`] finds the track and record folders and their files;
+//!   [`logfile`] reads each log, which [`parse`] parses (tolerating two years of
+//!   format changes); [`problem`] classifies files that are not finished runs
+//!   (reported by path, never fatal); `duplicates` finds copies of a run.
+//! - [`sample`] groups a record's runs into samples with their statistics;
+//!   [`claims`] reads what the authors state; `matching` ties each claim block to a
+//!   sample; [`select`] picks the candidate and baseline; [`check`] checks each
+//!   stated figure; `grade` decides the record's [`Support`].
+//! - [`report`] holds the one result, [`AuditReport`]; [`export`] writes markdown,
+//!   CSV and JSON from it.
 
 pub mod audit;
+pub mod check;
 pub mod claims;
+mod dates;
+pub mod discover;
+mod duplicates;
+pub mod error;
+pub mod export;
+mod grade;
+pub mod logfile;
+mod matching;
+pub mod options;
 pub mod parse;
+mod paths;
 pub mod problem;
 pub mod report;
+pub mod sample;
+pub mod select;
+pub mod support;
+pub mod tracks;
 
-pub use audit::{
-    AuditError, AuditReport, ClaimCheck, Environment, Objective, Options, RecordAudit, Role, Run,
-    Sample, Skipped, TRACKS, Totals, TrackCoverage, TrackSpec, UncheckedClaim, Verdict,
-    audit_modded_nanogpt, is_log_file, read_log,
-};
+pub use audit::audit_modded_nanogpt;
+pub use check::{ClaimCheck, UncheckedClaim};
 pub use claims::{ClaimBlock, Quantity, Stated};
+pub use discover::Skipped;
+pub use error::AuditError;
+pub use export::{Written, to_csv, to_json, to_markdown, write_outputs};
+pub use logfile::{is_log_file, read_log};
+pub use options::Options;
 pub use parse::{LineDefect, LogFormat, RunLog, ValPoint, parse_log, parse_trials};
 pub use problem::{LogProblem, ProblemKind, problem_of};
-pub use report::{Written, to_csv, to_json, to_markdown, write_atomic, write_outputs};
+pub use report::{AuditReport, RecordAudit, Totals, TrackCoverage};
+pub use sample::{BASELINE_WORDS, Environment, Role, Run, Sample};
+pub use select::SUBMITTED_WORDS;
+pub use support::Support;
+pub use tracks::{Objective, TRACKS, TrackSpec};

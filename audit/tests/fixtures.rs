@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use speedcert_audit::{
-    AuditReport, LogFormat, Objective, Options, ProblemKind, Quantity, RecordAudit, Role, Verdict,
+    AuditReport, LogFormat, Objective, Options, ProblemKind, Quantity, RecordAudit, Role, Support,
     audit_modded_nanogpt, parse_log, read_log, to_csv, to_json, write_outputs,
 };
 
@@ -136,7 +136,7 @@ fn statistics_md_figures_reproduce_from_the_logs() {
     assert!(cmp.bootstrap.difference.upper < 0.0);
     assert_eq!(
         r.verdict,
-        Verdict::EvidenceSufficient,
+        Support::EvidenceSufficient,
         "{}",
         r.verdict_reason
     );
@@ -154,7 +154,7 @@ fn old_records_are_single_runs() {
         let r = report.records.iter().find(|r| r.record == name).unwrap();
         assert_eq!(
             r.verdict,
-            Verdict::SingleRun,
+            Support::SingleRun,
             "{name}: {}",
             r.verdict_reason
         );
@@ -240,7 +240,7 @@ fn broken_logs_are_reported_and_do_not_stop_the_audit() {
     let c = r.candidate_sample().unwrap();
     assert_eq!(c.n(), 12);
     assert_eq!(r.log_files, 23 + 3);
-    assert_eq!(r.verdict, Verdict::ClaimsDisagree, "{}", r.verdict_reason);
+    assert_eq!(r.verdict, Support::ClaimsDisagree, "{}", r.verdict_reason);
     // And the rest of the audit went on (the 2 other problems are the fixture's
     // duplicated SkipMLPBlocks logs).
     assert_eq!(report.records.len(), 7);
@@ -264,7 +264,7 @@ fn empty_record_folder_is_logs_missing() {
     )
     .unwrap();
     let report = audit_modded_nanogpt(dir.path(), &Options::default()).unwrap();
-    assert_eq!(report.records[0].verdict, Verdict::LogsMissing);
+    assert_eq!(report.records[0].verdict, Support::LogsMissing);
 }
 
 #[test]
@@ -300,6 +300,23 @@ fn outputs_are_written_atomically_with_one_csv_row_per_record() {
     );
     // No temporary files left behind.
     assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 3);
+    // Reports are shared data: readable by all.
+    #[cfg(unix)]
+    for path in [&w.markdown, &w.csv] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644, "{}", path.display());
+    }
+}
+
+#[test]
+fn a_report_that_cannot_be_written_is_an_error_naming_the_file() {
+    let report = audit_modded_nanogpt(&track(), &Options::default()).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    // A folder where the markdown report should go: the rename onto it fails.
+    std::fs::create_dir_all(out.path().join("audit.md/inside")).unwrap();
+    let err = write_outputs(&report, out.path(), "audit", false).unwrap_err();
+    assert!(err.to_string().contains("audit.md"), "{err}");
 }
 
 fn audit_all() -> AuditReport {
@@ -333,7 +350,7 @@ fn ablation_runs_of_different_scripts_are_not_pooled() {
         "{}",
         c.runs[0].file
     );
-    assert_eq!(r.verdict, Verdict::SingleRun, "{}", r.verdict_reason);
+    assert_eq!(r.verdict, Support::SingleRun, "{}", r.verdict_reason);
 }
 
 #[test]
@@ -347,7 +364,7 @@ fn baseline_file_in_the_record_folder_is_not_pooled_into_the_candidate() {
     assert_eq!((c.n(), c.role), (1, Role::Candidate));
     assert_eq!((b.n(), b.role), (1, Role::Baseline));
     assert!(b.runs[0].file.ends_with("original_timing.txt.gz"));
-    assert_eq!(r.verdict, Verdict::SingleRun, "{}", r.verdict_reason);
+    assert_eq!(r.verdict, Support::SingleRun, "{}", r.verdict_reason);
 }
 
 #[test]
@@ -368,7 +385,7 @@ fn duplicated_logs_count_once_across_record_folders() {
             p.detail
         );
     }
-    assert_eq!(early.verdict, Verdict::LogsMissing);
+    assert_eq!(early.verdict, Support::LogsMissing);
     assert!(
         early.verdict_reason.contains("copies of runs counted in"),
         "{}",
@@ -469,7 +486,7 @@ fn track_3_times_in_seconds_and_steps_objective() {
     assert!(r.time_comparison.is_none());
     assert_eq!(
         r.verdict,
-        Verdict::EvidenceSufficient,
+        Support::EvidenceSufficient,
         "{}",
         r.verdict_reason
     );
@@ -507,7 +524,7 @@ fn each_trial_of_a_multi_trial_log_is_a_run() {
     // The last trial's time, `train_time:2489.802s`, is not the whole file's.
     assert_eq!(c.runs[9].log.train_time_ms, Some(2_489_802.0));
     assert_eq!(c.runs[0].log.train_time_ms, Some(2_492_778.0));
-    assert_ne!(r.verdict, Verdict::SingleRun, "{}", r.verdict_reason);
+    assert_ne!(r.verdict, Support::SingleRun, "{}", r.verdict_reason);
 }
 
 #[test]
@@ -537,7 +554,7 @@ fn track_2_claims_are_read_against_its_own_target() {
     assert_eq!(p.stated, "1.1266e-05");
     // Recomputed from the 26 listed losses against 2.92, not 3.28.
     assert_eq!(p.agrees, Some(true), "{p:?}");
-    assert_eq!(r.verdict, Verdict::LogsMissing, "{}", r.verdict_reason);
+    assert_eq!(r.verdict, Support::LogsMissing, "{}", r.verdict_reason);
     assert!(
         r.verdict_reason.contains("claims 26 runs"),
         "{}",
@@ -576,7 +593,7 @@ fn track_2_prose_summaries_are_checked_against_their_own_list() {
         assert_eq!(sd.agrees, Some(true), "{sd:?}");
         assert!(sd.note.contains("population sd (ddof 0)"), "{sd:?}");
     }
-    assert_ne!(r.verdict, Verdict::ClaimsDisagree, "{}", r.verdict_reason);
+    assert_ne!(r.verdict, Support::ClaimsDisagree, "{}", r.verdict_reason);
 }
 
 #[test]
@@ -594,7 +611,7 @@ fn every_track_is_audited_and_what_is_skipped_is_said() {
     assert_eq!(skipped, ["track_3_optimization/make_figures.py"]);
     // A log lying directly in results/ is a record of its own.
     let lone = record(&report, "7b8270c5-a9cd-4a73-b7d8-5d86a2d1e428.txt.gz");
-    assert_eq!(lone.verdict, Verdict::SingleRun, "{}", lone.verdict_reason);
+    assert_eq!(lone.verdict, Support::SingleRun, "{}", lone.verdict_reason);
     let md = speedcert_audit::to_markdown(&report);
     assert!(md.contains("## Coverage"));
     assert!(md.contains("`track_3_optimization/make_figures.py`: outside results/"));
@@ -610,7 +627,7 @@ fn json_uses_the_same_verdict_and_problem_words_as_the_markdown() {
         .iter()
         .find(|r| r["record"] == "2025-05-09_SkipMLPBlocks")
         .unwrap();
-    assert_eq!(early["verdict"], Verdict::LogsMissing.as_str());
+    assert_eq!(early["verdict"], Support::LogsMissing.as_str());
     assert_eq!(
         early["problems"][0]["kind"],
         ProblemKind::Duplicate.as_str()

@@ -6,8 +6,10 @@ Steps (identical to the Rust side): parse runs.csv; per (track, bundle) over can
 runs: n ok, mean / sd (ddof 1) / min train time and mean loss of the ok runs, first
 submission and verdict, latest date; keep verdict == "new record", sort by (track,
 date, bundle), improvement = previous record's mean - this mean within the track;
-frontier per track: sort measured runs by (track, time, loss) and keep each run whose
-loss is below every loss seen before it in its track.
+frontier per track over the official candidate runs that finished with a time and a
+final loss (baseline, failed and unofficial runs never on it): sort them by (track,
+time, loss) and keep each run whose loss is below every loss seen before it in its
+track.
 """
 
 import json
@@ -20,7 +22,9 @@ import pandas as pd
 
 def once(path, phases):
     t0 = time.perf_counter()
-    runs = pd.read_csv(path, dtype={"track": str, "bundle": str, "date": str, "verdict": str})
+    runs = pd.read_csv(
+        path, dtype={"track": str, "bundle": str, "date": str, "verdict": str, "official": bool}
+    )
     t1 = time.perf_counter()
     cand = runs[runs["role"] == "candidate"]
     ok = cand[cand["status"] == "ok"]
@@ -42,7 +46,13 @@ def once(path, phases):
     rec = rec.assign(improvement_pct=rec["improvement_ms"] / prev * 100.0)
 
     t2 = time.perf_counter()
-    m = runs[(runs["status"] == "ok") & runs["train_time_ms"].notna() & runs["final_val_loss"].notna()]
+    m = runs[
+        (runs["role"] == "candidate")
+        & (runs["status"] == "ok")
+        & runs["official"]
+        & runs["train_time_ms"].notna()
+        & runs["final_val_loss"].notna()
+    ]
     m = m.sort_values(["track", "train_time_ms", "final_val_loss"], kind="stable")
     best_before = m.groupby("track", sort=False)["final_val_loss"].cummin().groupby(m["track"]).shift(1)
     front = m[best_before.isna() | (m["final_val_loss"] < best_before)]

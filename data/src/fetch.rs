@@ -24,51 +24,12 @@ use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, RANGE};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::atomic::sync_dir;
 use crate::lock::{DataLock, DigestSource, LockEntry, LockError, LockOrigin, expected_digest};
 use crate::shard::{ShardError, read_header, sha256_file};
+pub use crate::source::{ShardSource, check_name};
 
 /// Environment variable that overrides a track's base URL (a mirror).
 pub const BASE_URL_ENV: &str = "SPEEDCERT_DATA_BASE_URL";
-
-/// One shard to fetch: the plain input the evaluator's track parser hands over.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ShardSource {
-    /// File name in the data folder, and the key in the data lock.
-    pub name: String,
-    /// Path under the base URL (usually the name).
-    pub url_path: String,
-    /// Pinned lowercase hex sha256; `None` means trust on first use.
-    pub sha256: Option<String>,
-}
-
-/// A shard name must be a plain file name: a track cannot make fetch write elsewhere.
-pub fn check_name(name: &str) -> Result<(), String> {
-    let plain = !name.is_empty()
-        && name != "."
-        && name != ".."
-        && !name.contains(['/', '\\', '\0'])
-        && !name.ends_with(".part");
-    if plain {
-        Ok(())
-    } else {
-        Err(format!(
-            "shard name {name:?} must be a plain file name (no folders, not ending in .part)"
-        ))
-    }
-}
-
-impl ShardSource {
-    /// A shard served under its own name.
-    pub fn new(name: impl Into<String>, sha256: Option<String>) -> Self {
-        let name = name.into();
-        Self {
-            url_path: name.clone(),
-            name,
-            sha256,
-        }
-    }
-}
 
 /// The base URL to fetch from: the command-line flag, else `$SPEEDCERT_DATA_BASE_URL`,
 /// else the track's.
@@ -466,7 +427,7 @@ fn download_verified(
             });
         }
         fs::rename(&part, path).map_err(io_err(path))?;
-        sync_dir(path);
+        speedcert_fsio::sync_dir(path.parent().unwrap_or(Path::new(".")));
         let digest = match expected {
             Some((_, origin)) => origin,
             None => record_tofu(ctx, src, url, &actual, bytes, LockOrigin::Downloaded)?,

@@ -2,10 +2,10 @@
 //! downloads of pinned shards and GPT-2 preparation of local text. Knows nothing of
 //! training: the evaluator turns these tokens into tensors.
 
-pub mod atomic;
 pub mod fetch;
 pub mod gpt2;
 pub mod lock;
 pub mod prepare;
 pub mod shard;
+pub mod source;
 pub mod synthetic;

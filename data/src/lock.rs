@@ -9,16 +9,15 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::atomic::write_atomic;
-use crate::fetch::ShardSource;
 use crate::shard::{ShardError, ShardInfo, shard_info};
+use crate::source::{ShardSource, check_name};
 
 /// File name of the lock, inside the data folder.
 pub const LOCK_FILE: &str = "speedcert-data.lock.json";
@@ -115,10 +114,12 @@ impl DataLock {
         let path = Self::path(dir);
         let mut text = serde_json::to_string_pretty(self).expect("lock serialises");
         text.push('\n');
-        write_atomic(&path, |w| w.write_all(text.as_bytes())).map_err(|e| LockError::Io {
-            path: e.path,
-            source: e.source,
-        })
+        speedcert_fsio::write_atomic(&path, text.as_bytes(), speedcert_fsio::Mode::Public).map_err(
+            |e| {
+                let (path, source) = e.into_parts();
+                LockError::Io { path, source }
+            },
+        )
     }
 }
 
@@ -247,7 +248,7 @@ pub fn verify_dir(
 }
 
 fn verify_one(dir: &Path, s: &ShardSource, lock: &DataLock) -> Result<VerifiedShard, VerifyError> {
-    crate::fetch::check_name(&s.name).map_err(VerifyError::BadName)?;
+    check_name(&s.name).map_err(VerifyError::BadName)?;
     let path = dir.join(&s.name);
     if !path.exists() {
         return Err(VerifyError::Missing { path });

@@ -351,12 +351,11 @@ pub fn prepare(opts: &PrepareOptions) -> Result<PrepareReport, PrepareError> {
             files.len() - skipped,
             text_bytes,
         );
-        crate::atomic::write_atomic(&track, |w| io::Write::write_all(w, text.as_bytes())).map_err(
-            |e| PrepareError::Io {
-                path: e.path,
-                source: e.source,
-            },
-        )?;
+        speedcert_fsio::write_atomic(&track, text.as_bytes(), speedcert_fsio::Mode::Public)
+            .map_err(|e| {
+                let (path, source) = e.into_parts();
+                PrepareError::Io { path, source }
+            })?;
         Ok(PrepareReport {
             files: files.len() - skipped,
             skipped_empty: skipped,

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use crate::atomic::write_atomic;
+use speedcert_fsio::{Existing, Mode, write_atomic_with};
 
 /// `header[0]` of every shard.
 pub const MAGIC: i32 = 20240520;
@@ -257,7 +257,7 @@ pub fn write_shard(path: &Path, tokens: &[u16]) -> Result<ShardInfo, ShardError>
             count,
         });
     }
-    let sha256 = write_atomic(path, |w| {
+    let sha256 = write_atomic_with(path, Mode::Public, Existing::Replace, |w| {
         let mut hasher = Sha256::new();
         let header = header_bytes(count);
         hasher.update(header);
@@ -273,9 +273,9 @@ pub fn write_shard(path: &Path, tokens: &[u16]) -> Result<ShardInfo, ShardError>
         }
         Ok(hex::encode(hasher.finalize()))
     })
-    .map_err(|e| ShardError::Io {
-        path: e.path,
-        source: e.source,
+    .map_err(|e| {
+        let (path, source) = e.into_parts();
+        ShardError::Io { path, source }
     })?;
     Ok(ShardInfo {
         path: path.to_owned(),
@@ -286,19 +286,10 @@ pub fn write_shard(path: &Path, tokens: &[u16]) -> Result<ShardInfo, ShardError>
     })
 }
 
-/// Lowercase hex sha256 of a file, streamed (shards are 200 MB).
+/// Lowercase hex sha256 of a file, streamed (shards are 200 MB), as an I/O result for
+/// callers that name the file themselves.
 pub fn sha256_file(path: &Path) -> io::Result<String> {
-    let mut file = File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
+    speedcert_fsio::sha256_file(path).map_err(|e| e.into_parts().1)
 }
 
 /// Checks a shard's header and size and hashes it, without holding its tokens.

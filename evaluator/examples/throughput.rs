@@ -442,7 +442,7 @@ fn main() -> anyhow::Result<()> {
             train_flops_per_token: cfg.train_flops_per_token(),
         },
         peak_tflops,
-        env: Environment::collect(),
+        env: speedcert::envinfo::collect(),
         results,
     };
     if !common::emit_report(&report, args.out.as_deref(), args.json)? {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{self, exit};
-use crate::submission::Registry;
+use crate::registry::Registry;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -34,6 +34,8 @@ pub enum Command {
     Nightly(commands::nightly::Args),
     /// Check a bundle offline: file digests, signatures, and the statistics it claims.
     Verify(commands::verify::Args),
+    /// Export a bundle as JSON, CSV, markdown or MLPerf-style MLLOG lines.
+    Export(commands::export::Args),
     /// Create an ed25519 key pair for signing bundles.
     Keygen(commands::keygen::Args),
     /// Sign (or co-sign) an existing bundle folder.
@@ -67,6 +69,7 @@ pub fn main_with(registry: Registry) -> ExitCode {
         Command::Certify(args) => commands::certify::run(args, &registry),
         Command::Nightly(args) => commands::nightly::run(args, &registry),
         Command::Verify(args) => commands::verify::run(args),
+        Command::Export(args) => commands::export::run(args),
         Command::Keygen(args) => commands::keygen::run(args),
         Command::Sign(args) => commands::sign::run(args),
         Command::Records(args) => commands::records::run(args),

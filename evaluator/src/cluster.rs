@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::bundle::{self, BundleError};
+use speedcert_bundle::io::{self as bundle, BundleError};
 
 /// Appended to the bundle's path to name the folder of scripts and logs.
 pub const LOG_DIR_SUFFIX: &str = ".slurm";
@@ -378,10 +378,10 @@ impl Submission<'_> {
             None
         } else {
             let path = logs.join(ARRAY_SCRIPT);
-            bundle::write_atomic(&path, self.array_script()?.as_bytes())?;
+            bundle::write_bytes(&path, self.array_script()?.as_bytes())?;
             Some(sbatch(&path, &[])?)
         };
-        bundle::write_atomic(&collect_path, collect_text.as_bytes())?;
+        bundle::write_bytes(&collect_path, collect_text.as_bytes())?;
         let mut args = Vec::new();
         if let Some(a) = &array {
             args.push(format!("--dependency=afterany:{}", a.id));

@@ -4,58 +4,30 @@
 
 use std::io::Read;
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+pub use speedcert_bundle::env::{Environment, GpuInfo, check_pins};
 
 use crate::provenance::Provenance;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GpuInfo {
-    pub name: String,
-    pub uuid: Option<String>,
-    pub memory_mib: Option<u64>,
-}
-
-/// env.json (docs/bundle-format.md).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct Environment {
-    pub gpu: Vec<GpuInfo>,
-    pub gpu_count: u32,
-    pub driver_version: Option<String>,
-    pub cuda_driver_version: Option<String>,
-    pub nvrtc_version: Option<String>,
-    pub cpu_model: Option<String>,
-    pub cpu_count: Option<u32>,
-    pub kernel: Option<String>,
-    pub hostname: Option<String>,
-    pub binary_sha256: Option<String>,
-    pub speedcert_version: String,
-    pub git_revision: Option<String>,
-    pub cargo_lock_sha256: Option<String>,
-    pub source_nar_hash: Option<String>,
-}
-
-impl Environment {
-    /// Reads the host. GPU fields are filled by [`crate::envinfo::gpu`] where NVML loads.
-    pub fn collect() -> Self {
-        let prov = Provenance::current();
-        let mut env = Environment {
-            cpu_model: cpu_model(),
-            cpu_count: std::thread::available_parallelism()
-                .ok()
-                .map(|n| n.get() as u32),
-            kernel: read_trimmed("/proc/sys/kernel/osrelease"),
-            hostname: read_trimmed("/proc/sys/kernel/hostname"),
-            binary_sha256: binary_sha256(),
-            speedcert_version: prov.version.clone(),
-            git_revision: prov.git_revision_opt().map(str::to_owned),
-            cargo_lock_sha256: prov.cargo_lock_sha256_opt().map(str::to_owned),
-            source_nar_hash: prov.source_nar_hash.clone(),
-            ..Default::default()
-        };
-        gpu::fill(&mut env);
-        env
-    }
+/// Reads the host's env.json fields. GPU fields are filled by [`gpu`] where NVML loads.
+pub fn collect() -> Environment {
+    let prov = Provenance::current();
+    let mut env = Environment {
+        cpu_model: cpu_model(),
+        cpu_count: std::thread::available_parallelism()
+            .ok()
+            .map(|n| n.get() as u32),
+        kernel: read_trimmed("/proc/sys/kernel/osrelease"),
+        hostname: read_trimmed("/proc/sys/kernel/hostname"),
+        binary_sha256: binary_sha256(),
+        speedcert_version: prov.version.clone(),
+        git_revision: prov.git_revision_opt().map(str::to_owned),
+        cargo_lock_sha256: prov.cargo_lock_sha256_opt().map(str::to_owned),
+        source_nar_hash: prov.source_nar_hash.clone(),
+        ..Default::default()
+    };
+    gpu::fill(&mut env);
+    env
 }
 
 fn read_trimmed(path: &str) -> Option<String> {
@@ -181,60 +153,6 @@ pub mod gpu {
     }
 }
 
-/// Compares the environment with a track's hardware pins. Unset pins are not checked;
-/// on a CPU track only the device kind is.
-pub fn check_pins(
-    pins: &crate::track::HardwareSpec,
-    env: &Environment,
-    device: crate::track::DeviceKind,
-) -> Vec<crate::checks::CheckResult> {
-    use crate::checks::CheckResult;
-    let mut out = vec![CheckResult::new(
-        "pin.device",
-        device == pins.device,
-        format!("track wants {}, running on {device}", pins.device),
-    )];
-    let prefix = |name: &str, want: &Option<String>, got: &Option<String>| {
-        want.as_ref().map(|w| {
-            let ok = got.as_deref().is_some_and(|g| g.starts_with(w.as_str()));
-            CheckResult::new(
-                name,
-                ok,
-                format!(
-                    "track pins {w}, found {}",
-                    got.as_deref().unwrap_or("nothing")
-                ),
-            )
-        })
-    };
-    if let Some(want) = &pins.gpu_model {
-        // Every GPU of the machine must be the pinned model, not only the first.
-        let mut names: Vec<&str> = env.gpu.iter().map(|g| g.name.as_str()).collect();
-        names.dedup();
-        let ok = !names.is_empty() && names.iter().all(|n| n.starts_with(want.as_str()));
-        let found = if names.is_empty() {
-            "nothing".to_owned()
-        } else {
-            names.join(", ")
-        };
-        out.push(CheckResult::new(
-            "pin.gpu_model",
-            ok,
-            format!("track pins {want}, found {found}"),
-        ));
-    }
-    out.extend(prefix("pin.driver", &pins.driver, &env.driver_version));
-    out.extend(prefix("pin.cuda", &pins.cuda, &env.cuda_driver_version));
-    if let Some(n) = pins.gpu_count {
-        out.push(CheckResult::new(
-            "pin.gpu_count",
-            env.gpu_count == n,
-            format!("track pins {n} GPUs, found {}", env.gpu_count),
-        ));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,7 +174,7 @@ mod tests {
         Track::load(&tracks_dir().join("synthetic-gpt2-1xh100.toml")).unwrap()
     }
 
-    fn failed(checks: &[crate::checks::CheckResult]) -> Vec<&str> {
+    fn failed(checks: &[speedcert_bundle::CheckResult]) -> Vec<&str> {
         checks
             .iter()
             .filter(|c| !c.passed)
@@ -442,7 +360,7 @@ mod tests {
 
     #[test]
     fn collect_never_panics_and_is_consistent() {
-        let env = Environment::collect();
+        let env = crate::envinfo::collect();
         assert_eq!(env.gpu.len() as u32, env.gpu_count);
         assert!(env.binary_sha256.as_deref().is_some_and(|h| h.len() == 64));
         assert_eq!(env.speedcert_version, env!("CARGO_PKG_VERSION"));
@@ -454,7 +372,7 @@ mod tests {
     #[test]
     #[ignore = "needs an NVIDIA GPU, its driver and NVRTC"]
     fn gpu_nvml_reads_the_machine() {
-        let env = Environment::collect();
+        let env = crate::envinfo::collect();
         assert!(env.gpu_count > 0, "{env:?}");
         assert_eq!(env.gpu.len() as u32, env.gpu_count);
         for g in &env.gpu {

@@ -15,39 +15,17 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{EvalSet, TrainStream};
-use crate::envinfo::Environment;
 use crate::model::cross_entropy;
 use crate::submission::{InitContext, Submission, SubmissionError};
-use crate::telemetry::{StepLog, StepRow};
-use crate::track::{DataSpec, DeviceKind, Precision, Track};
+use crate::track::{DataSpec, Track};
+pub use speedcert_bundle::env::Environment;
+pub use speedcert_bundle::run::{
+    CausalityResult, RUN_SCHEMA, Role, RunRecord, RunStatus, tokens_per_s,
+};
+use speedcert_bundle::steps::{StepLog, StepRow};
 
 /// No schedule may run longer than this, whatever `finished` says.
 pub const MAX_STEPS: usize = 10_000_000;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    #[default]
-    Candidate,
-    Baseline,
-}
-
-impl Role {
-    /// The name used in run.json, on the `--role` command line and in reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Candidate => "candidate",
-            Role::Baseline => "baseline",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RunStatus {
-    Ok,
-    Failed,
-}
 
 /// Who is being run: the name and the digest of its source.
 #[derive(Debug, Clone)]
@@ -67,70 +45,6 @@ pub struct RunOptions {
     pub env: Environment,
     /// Whether the environment matched the track's pins.
     pub official: bool,
-}
-
-/// `runs/run-NNN/run.json` (docs/bundle-format.md).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunRecord {
-    pub schema: String,
-    pub track: String,
-    pub track_sha256: String,
-    pub submission: String,
-    pub submission_sha256: String,
-    pub role: Role,
-    pub run_index: usize,
-    pub seed: u64,
-    pub heldout_seed: Option<u64>,
-    pub device: DeviceKind,
-    pub precision: Precision,
-    pub status: RunStatus,
-    pub failure: Option<String>,
-    pub started_at: String,
-    pub steps: usize,
-    pub train_tokens: u64,
-    pub train_time_ms: f64,
-    /// `train_tokens / train_time`, for readers of one run.json. Derived, so bundle readers
-    /// recompute and compare it ([`RunRecord::throughput_problem`]); absent in runs written
-    /// before it existed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub train_tokens_per_s: Option<f64>,
-    pub val_time_ms: f64,
-    pub init_time_ms: f64,
-    pub time_to_target_ms: Option<f64>,
-    pub final_val_loss: Option<f64>,
-    pub heldout_val_loss: Option<f64>,
-    pub target_val_loss: f64,
-    pub loss_floor: Option<f64>,
-    pub reached_target: bool,
-    pub official: bool,
-    pub throttled: bool,
-    /// The final model's causality probe; `None` when the run failed before it.
-    pub causality: Option<crate::checks::CausalityResult>,
-    pub env: Environment,
-}
-
-pub const RUN_SCHEMA: &str = "speedcert/run/v1";
-
-/// Training tokens per second of training time; `None` before any timed step.
-pub fn tokens_per_s(train_tokens: u64, train_time_ms: f64) -> Option<f64> {
-    (train_time_ms > 0.0).then(|| train_tokens as f64 / (train_time_ms / 1e3))
-}
-
-impl RunRecord {
-    /// Why the stored `train_tokens_per_s` is not what the record's tokens and time give, if
-    /// it is not (relative tolerance 1e-9: JSON round-trips f64 exactly, so only an edit
-    /// differs).
-    pub fn throughput_problem(&self) -> Option<String> {
-        let stored = self.train_tokens_per_s?;
-        let recomputed = tokens_per_s(self.train_tokens, self.train_time_ms);
-        match recomputed {
-            Some(r) if (stored - r).abs() <= 1e-9 * r.abs().max(1.0) => None,
-            _ => Some(format!(
-                "train_tokens_per_s is {stored}, but train_tokens / train_time_ms gives {}",
-                recomputed.map_or("nothing (no training time)".into(), |r| r.to_string())
-            )),
-        }
-    }
 }
 
 /// The record plus the step log.
@@ -414,7 +328,7 @@ fn run_inner<B: AutodiffBackend, S: Submission<B>>(
         record.heldout_val_loss = Some(loss);
     }
     record.causality = Some(guarded("causality probe", || {
-        crate::checks::causality_probe::<B, S>(&sub, &val_set, device)
+        crate::causality::causality_probe::<B, S>(&sub, &val_set, device)
     })?);
     record.reached_target = last_val.is_some_and(|l| l <= spec.target.val_loss);
     Ok(())

@@ -6,9 +6,9 @@
 //! its own submissions registered: see [`cli::main_with`].
 
 pub mod backend;
-pub mod bundle;
+
+pub mod causality;
 pub mod certify;
-pub mod checks;
 pub mod cli;
 pub mod cluster;
 pub mod commands;
@@ -19,6 +19,7 @@ pub mod model;
 pub mod nightly;
 pub mod parity;
 pub mod provenance;
+pub mod registry;
 pub mod submission;
 pub mod telemetry;
-pub mod track;
+pub use speedcert_track as track;

@@ -35,19 +35,8 @@ impl From<&ModelSpec> for GptConfig {
     }
 }
 
-/// Why `d_model` cannot be split into `n_head` heads for this model, if it cannot: the
-/// heads must share `d_model` evenly, and rotary encoding pairs a head's dimensions.
-/// Track validation and the bench examples' shape flags both ask this.
-pub fn head_shape_problem(d_model: usize, n_head: usize) -> Option<String> {
-    if !d_model.is_multiple_of(n_head) {
-        return Some(format!(
-            "must be a multiple of model.n_head ({n_head}), got {d_model}"
-        ));
-    }
-    let head = d_model / n_head;
-    (!head.is_multiple_of(2))
-        .then(|| format!("head size d_model / n_head = {head} must be even for rotary encoding"))
-}
+// Track validation owns the shape rule; the model and the bench examples ask it.
+pub use speedcert_track::head_shape_problem;
 
 impl GptConfig {
     pub fn init<B: Backend>(&self, device: &B::Device) -> Gpt<B> {

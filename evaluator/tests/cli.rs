@@ -18,7 +18,7 @@ fn help_lists_the_commands() {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     for cmd in [
-        "run", "certify", "verify", "keygen", "sign", "records", "data", "audit",
+        "run", "certify", "verify", "export", "keygen", "sign", "records", "data", "audit",
     ] {
         assert!(text.contains(cmd), "help lacks {cmd}:\n{text}");
     }

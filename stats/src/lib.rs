@@ -21,6 +21,7 @@ mod bootstrap;
 mod compare;
 mod effect;
 mod error;
+pub mod format;
 mod mann_whitney;
 mod summary;
 mod ttest;

@@ -7,10 +7,10 @@
 //! run into `runs/run-NNN/` (locally or as a Slurm array task); [`collect`] computes
 //! summary.json from the files and signs the bundle.
 
-pub mod checks;
 pub mod plan;
 pub mod report;
-pub mod summary;
+
+pub use speedcert_bundle::summary;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -19,13 +19,15 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
-use crate::bundle::{self, BundleError};
+use speedcert_bundle::io::{self as bundle, BundleError};
+use speedcert_bundle::layout;
+use speedcert_bundle::steps::StepLog;
+
 use crate::envinfo::Environment;
 use crate::harness::{Role, RunEvent, RunRecord, RunStatus};
-use crate::submission::Registry;
-use crate::telemetry::StepLog;
+use crate::registry::Registry;
 use crate::track::{DeviceKind, Track};
-use plan::{Comparison, Plan, Slot, StoredBaseline};
+use plan::{Plan, Slot, StoredBaseline, TimeBaseline};
 use summary::Summary;
 
 #[derive(Debug, Error)]
@@ -77,11 +79,11 @@ pub fn prepare(
         None => None,
     };
     let comparison = if req.baseline.is_some() && req.baseline_runs > 0 {
-        Comparison::SameMachine
+        TimeBaseline::SameMachine
     } else if req.stored.is_some() {
-        Comparison::StoredRecord
+        TimeBaseline::StoredRecord
     } else {
-        Comparison::None
+        TimeBaseline::None
     };
     let plan = Plan {
         schema: plan::PLAN_SCHEMA.to_owned(),
@@ -90,12 +92,12 @@ pub fn prepare(
         submission: req.submission.to_owned(),
         submission_sha256: entry.source_sha256(),
         baseline_submission: match comparison {
-            Comparison::SameMachine => req.baseline.clone(),
-            Comparison::StoredRecord => req.stored.as_ref().map(|s| s.submission.clone()),
-            Comparison::None => None,
+            TimeBaseline::SameMachine => req.baseline.clone(),
+            TimeBaseline::StoredRecord => req.stored.as_ref().map(|s| s.submission.clone()),
+            TimeBaseline::None => None,
         },
         baseline_submission_sha256: baseline_entry
-            .filter(|_| comparison == Comparison::SameMachine)
+            .filter(|_| comparison == TimeBaseline::SameMachine)
             .map(|e| e.source_sha256()),
         comparison,
         stored_baseline: req.stored.clone(),
@@ -104,29 +106,29 @@ pub fn prepare(
         slots: plan::interleave(
             req.submission,
             req.runs,
-            (comparison == Comparison::SameMachine)
+            (comparison == TimeBaseline::SameMachine)
                 .then_some(req.baseline.as_deref())
                 .flatten(),
             req.baseline_runs,
         ),
     };
-    std::fs::create_dir_all(dir.join("runs")).map_err(bundle::io(dir))?;
-    bundle::write_atomic(&dir.join("track.toml"), req.track.source_text.as_bytes())?;
-    bundle::write_json(&dir.join("env.json"), env)?;
-    bundle::write_json(&dir.join("plan.json"), &plan)?;
+    std::fs::create_dir_all(dir.join(layout::RUNS)).map_err(bundle::io(dir))?;
+    bundle::write_bytes(&dir.join(layout::TRACK), req.track.source_text.as_bytes())?;
+    bundle::write_json(&dir.join(layout::ENV), env)?;
+    bundle::write_json(&dir.join(layout::PLAN), &plan)?;
     Ok(plan)
 }
 
 /// Reads an existing bundle's plan, for `--resume`, `--slot` and `--collect`.
 pub fn load_plan(dir: &Path) -> Result<Plan, CertifyError> {
-    Ok(bundle::read_json(&dir.join("plan.json"))?)
+    Ok(bundle::read_json(&dir.join(layout::PLAN))?)
 }
 
 /// Slots whose run.json is not there yet.
 pub fn pending(dir: &Path, plan: &Plan) -> Vec<Slot> {
     plan.slots
         .iter()
-        .filter(|s| !bundle::run_dir(dir, s.index).join("run.json").is_file())
+        .filter(|s| !layout::run_dir(dir, s.index).join(layout::RUN).is_file())
         .cloned()
         .collect()
 }
@@ -149,7 +151,7 @@ pub fn run_slot(
     observer: &dyn SlotObserver,
 ) -> Result<RunRecord, CertifyError> {
     let run_dir = bundle::create_run_dir(dir, slot.index)?;
-    let stderr_path = run_dir.join("stderr.log");
+    let stderr_path = run_dir.join(layout::STDERR);
     let stderr = std::fs::File::create(&stderr_path).map_err(bundle::io(&stderr_path))?;
     let exe = std::env::current_exe().map_err(bundle::io(Path::new("<current executable>")))?;
     observer.started(slot);
@@ -157,7 +159,7 @@ pub fn run_slot(
     let mut child = Command::new(exe)
         .arg("run")
         .arg("--track")
-        .arg(dir.join("track.toml"))
+        .arg(dir.join(layout::TRACK))
         .args(["--submission", &slot.submission])
         .args(["--seed", &slot.seed.to_string()])
         .args(["--heldout-seed", &slot.heldout_seed.to_string()])
@@ -203,7 +205,7 @@ pub fn run_slot(
     while let Ok(e) = rx.try_recv() {
         observer.event(slot, &e);
     }
-    let run_json = run_dir.join("run.json");
+    let run_json = run_dir.join(layout::RUN);
     let record = match (&status, run_json.is_file()) {
         (Ok(_), true) => bundle::read_json::<RunRecord>(&run_json)?,
         (outcome, _) => {
@@ -242,11 +244,11 @@ fn failed_record(
     slot: &Slot,
     reason: String,
 ) -> Result<RunRecord, CertifyError> {
-    let track = Track::load(&dir.join("track.toml")).map_err(|e| CertifyError::Record {
-        path: dir.join("track.toml"),
+    let track = Track::load(&dir.join(layout::TRACK)).map_err(|e| CertifyError::Record {
+        path: dir.join(layout::TRACK),
         message: e.to_string(),
     })?;
-    let env: Environment = bundle::read_json(&dir.join("env.json"))?;
+    let env: Environment = bundle::read_json(&dir.join(layout::ENV))?;
     let submission_sha256 = match slot.role {
         Role::Candidate => plan.submission_sha256.clone(),
         Role::Baseline => plan.baseline_submission_sha256.clone().unwrap_or_default(),
@@ -309,11 +311,7 @@ fn write_failed(
 ) -> Result<RunRecord, CertifyError> {
     let run_dir = bundle::create_run_dir(dir, slot.index)?;
     let record = failed_record(dir, plan, slot, reason)?;
-    let outcome = crate::harness::RunOutcome {
-        record: record.clone(),
-        steps: StepLog::default(),
-    };
-    bundle::write_run(&run_dir, &outcome, None)?;
+    bundle::write_run(&run_dir, &record, &StepLog::default(), None)?;
     Ok(record)
 }
 
@@ -321,19 +319,18 @@ fn write_failed(
 pub fn collect(dir: &Path, signers: &[speedcert_attest::Signer]) -> Result<Summary, CertifyError> {
     let inputs = summary::BundleInputs::read(dir)?;
     let summary = summary::compute(&inputs);
-    bundle::write_json(&dir.join("summary.json"), &summary)?;
-    let predicate = serde_json::json!({ "summary": summary });
-    speedcert_attest::sign_bundle(dir, signers, predicate)?;
+    speedcert_bundle::seal(dir, signers, &summary, None)?;
     Ok(summary)
 }
 
 /// Reads a record bundle's candidate times for a stored-record comparison. The record
-/// must verify against `trust` first: an unsigned time is no record.
+/// must verify against `trust` first (signatures and recomputed statistics): an unsigned
+/// or miscomputed time is no record.
 pub fn stored_baseline(
     record: &Path,
     trust: &speedcert_attest::TrustStore,
 ) -> Result<StoredBaseline, CertifyError> {
-    let report = speedcert_attest::verify_bundle(record, trust, 1)?;
+    let report = speedcert_bundle::verify_bundle(record, trust, 1)?;
     if !report.is_genuine() {
         return Err(CertifyError::Record {
             path: record.to_owned(),
@@ -348,12 +345,10 @@ pub fn stored_baseline(
         .collect();
     let times_ms: Vec<f64> = ok.iter().map(|r| r.train_time_ms).collect();
     let val_losses: Vec<f64> = ok.iter().filter_map(|r| r.final_val_loss).collect();
-    let envelope = record.join(speedcert_attest::ENVELOPE_FILE);
-    let env_bytes = std::fs::read(&envelope).map_err(bundle::io(&envelope))?;
-    use sha2::Digest;
+    let envelope = record.join(layout::ATTESTATION);
     Ok(StoredBaseline {
         bundle: record.display().to_string(),
-        attestation_sha256: hex::encode(sha2::Sha256::digest(&env_bytes)),
+        attestation_sha256: speedcert_fsio::sha256_file(&envelope).map_err(BundleError::from)?,
         submission: inputs.plan.submission.clone(),
         times_ms,
         val_losses,

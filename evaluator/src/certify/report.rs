@@ -4,33 +4,18 @@
 
 use std::fmt::Write;
 
-use super::plan::Comparison;
+use speedcert_stats::format::{fmt_loss, fmt_ms, fmt_p};
+
+use super::plan::TimeBaseline;
 use super::summary::{Summary, TimeSample};
-
-/// Three significant digits, in scientific notation below 0.001.
-pub fn fmt_p(p: f64) -> String {
-    if p != 0.0 && p.abs() < 1e-3 {
-        format!("{p:.2e}")
-    } else {
-        format!("{p:.3}")
-    }
-}
-
-fn secs(ms: f64) -> String {
-    if ms.abs() >= 1000.0 {
-        format!("{:.3} s", ms / 1e3)
-    } else {
-        format!("{ms:.1} ms")
-    }
-}
 
 fn sample_line(label: &str, s: &TimeSample) -> String {
     format!(
         "  {label:<10} {:>10} ± {:>9}   range {} … {}   n = {}",
-        secs(s.mean_ms),
-        s.sd_ms.map(secs).unwrap_or_else(|| "-".into()),
-        secs(s.min_ms),
-        secs(s.max_ms),
+        fmt_ms(s.mean_ms),
+        s.sd_ms.map(fmt_ms).unwrap_or_else(|| "-".into()),
+        fmt_ms(s.min_ms),
+        fmt_ms(s.max_ms),
         s.n
     )
 }
@@ -46,10 +31,10 @@ fn p_vs(p: Option<f64>, threshold: f64) -> String {
 pub fn render(s: &Summary) -> String {
     let mut out = String::new();
     let against = match (&s.comparison, &s.baseline_submission) {
-        (Comparison::SameMachine, Some(b)) => {
+        (TimeBaseline::SameMachine, Some(b)) => {
             format!(" vs {b} (rerun on this machine, interleaved)")
         }
-        (Comparison::StoredRecord, Some(b)) => format!(" vs {b} (stored record times)"),
+        (TimeBaseline::StoredRecord, Some(b)) => format!(" vs {b} (stored record times)"),
         _ => " (no baseline)".to_owned(),
     };
     let _ = writeln!(out, "{} · {}{against}", s.track, s.submission);
@@ -77,16 +62,15 @@ pub fn render(s: &Summary) -> String {
     if let Some(l) = &s.loss {
         let floor = s
             .loss_floor
-            .map(|f| format!(", floor {f:.4}"))
+            .map(|f| format!(", floor {}", fmt_loss(f)))
             .unwrap_or_default();
         let _ = writeln!(
             out,
-            "  {:<10} {:>10.4} ± {:>9}   target {:.4}{floor}   ({})   n = {}",
+            "  {:<10} {:>10} ± {:>9}   target {}{floor}   ({})   n = {}",
             "val loss",
-            l.mean,
-            l.sd.map(|v| format!("{v:.4}"))
-                .unwrap_or_else(|| "-".into()),
-            s.target_val_loss,
+            fmt_loss(l.mean),
+            l.sd.map(fmt_loss).unwrap_or_else(|| "-".into()),
+            fmt_loss(s.target_val_loss),
             p_vs(l.p_value, s.threshold),
             l.n
         );

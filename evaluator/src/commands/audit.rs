@@ -121,7 +121,7 @@ fn print_summary(report: &speedcert_audit::AuditReport) {
         "Audited {} records: {} log files, {} finished runs, {} file problems",
         t.records, t.log_files, t.complete_runs, t.problems
     );
-    for v in speedcert_audit::Verdict::ALL {
+    for v in speedcert_audit::Support::ALL {
         let n = t.by_verdict.get(v.as_str()).copied().unwrap_or(0);
         println!("  {:<20} {n:>4} records", v.as_str());
     }

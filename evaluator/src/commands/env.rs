@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use serde::Serialize;
 
 use super::{code, exit};
-use crate::checks::CheckResult;
 use crate::envinfo::{Environment, check_pins};
 use crate::track::{self, Track};
+use speedcert_bundle::CheckResult;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -32,7 +32,7 @@ struct CheckReport<'a> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let env = Environment::collect();
+    let env = crate::envinfo::collect();
     let Some(name) = &args.check else {
         if args.json {
             println!("{}", serde_json::to_string_pretty(&env)?);
@@ -126,10 +126,18 @@ pub fn render(env: &Environment) -> String {
 /// One line per pin (`ok` / `FAIL`) and a closing verdict line.
 pub fn render_checks(track: &Track, pins: &[CheckResult]) -> String {
     let mut out = format!("pins of {} ({}):\n", track.spec.name, track.origin);
-    let width = pins.iter().map(|p| p.name.len()).max().unwrap_or(0);
+    let width = pins
+        .iter()
+        .map(|p| p.name.as_str().len())
+        .max()
+        .unwrap_or(0);
     for p in pins {
         let mark = if p.passed { "ok  " } else { "FAIL" };
-        out.push_str(&format!("  {mark}  {:<width$}  {}\n", p.name, p.detail));
+        out.push_str(&format!(
+            "  {mark}  {:<width$}  {}\n",
+            p.name.as_str(),
+            p.detail
+        ));
     }
     let failed = pins.iter().filter(|p| !p.passed).count();
     if failed == 0 {

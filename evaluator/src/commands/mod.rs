@@ -5,6 +5,7 @@ pub mod audit;
 pub mod certify;
 pub mod data;
 pub mod env;
+pub mod export;
 pub mod keygen;
 pub mod nightly;
 pub mod records;

@@ -2,6 +2,7 @@
 //! against its certified runs, sign a nightly bundle, append to records/nightly.csv,
 //! and exit 3 on drift so cron, a systemd timer or scrontab raises the alarm.
 
+use speedcert_bundle::layout;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -14,13 +15,13 @@ use speedcert_analysis::table::RecordRow;
 use super::certify::Progress;
 use super::code;
 use super::exit::{FAILED_VERDICT, SUCCESS};
-use crate::bundle;
 use crate::certify::{self, Request};
 use crate::commands::run::{DeviceArg, choose_device};
 use crate::envinfo::Environment;
 use crate::nightly::{self, Drift};
-use crate::submission::Registry;
+use crate::registry::Registry;
 use crate::track::Track;
+use speedcert_bundle::io as bundle;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -81,11 +82,11 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
     let _lock = lock(&nightly_dir.join(".lock"))?;
 
     let selected = select(&args)?;
-    let env = Environment::collect();
+    let env = crate::envinfo::collect();
     let mut alarms = 0;
     let mut out = Vec::new();
     for sel in &selected {
-        let changes = nightly::env_diff(&sel.record_env, &env);
+        let changes = speedcert_bundle::drift::env_diff(&sel.record_env, &env);
         if !args.json {
             println!(
                 "{}: environment against record #{} ({}):",
@@ -185,8 +186,8 @@ fn select(args: &Args) -> anyhow::Result<Vec<Selected>> {
             let record_dir = args.records.join(&row.bundle);
             let stored = certify::stored_baseline(&record_dir, &trust)?;
             // The record's own track file: the rerun is of exactly what was certified.
-            let track = Track::load(&record_dir.join("track.toml"))?;
-            let record_env: Environment = bundle::read_json(&record_dir.join("env.json"))?;
+            let track = Track::load(&record_dir.join(layout::TRACK))?;
+            let record_env: Environment = bundle::read_json(&record_dir.join(layout::ENV))?;
             Ok(Selected {
                 row,
                 track,
@@ -237,7 +238,10 @@ fn rerun(
         device: choose_device(args.device, &sel.track, env),
     };
     let plan = certify::prepare(&dir, &req, registry, env)?;
-    bundle::write_json(&dir.join(nightly::RECORD_ENV_FILE), &sel.record_env)?;
+    bundle::write_json(
+        &dir.join(speedcert_bundle::layout::RECORD_ENV),
+        &sel.record_env,
+    )?;
     let timeout = Duration::from_secs(sel.track.spec.certification.run_timeout_s);
     let progress = Progress::new(plan.slots.len(), 0, args.json);
     for slot in &plan.slots {

@@ -27,8 +27,12 @@ pub struct Common {
 /// What to do with the records.
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
-    /// Verify every bundle in DIR/bundles/ and rebuild DIR/runs.csv and DIR/records.csv.
-    /// Bundles that fail verification are listed and left out; exits 3 if any was.
+    /// Verify every bundle in DIR/bundles/ exactly as `speedcert verify` does (signatures
+    /// and recomputed statistics) and rebuild DIR/runs.csv, DIR/records.csv and
+    /// DIR/curves.csv. A bundle becomes a record only if it beats the record current at
+    /// its date, by its own comparison against that record. Bundles that fail
+    /// verification and rejected record claims are listed with their reasons; exits 3
+    /// if there was any.
     Rebuild {
         #[command(flatten)]
         common: Common,
@@ -47,8 +51,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print the Pareto set of (train time, final val loss) per track and the best loss
-    /// per time budget.
+    /// Print the efficiency frontier per track: the best validation loss attained within
+    /// each training-time and each token budget, over every validation of every valid
+    /// candidate run (from the step logs).
     Frontier {
         #[command(flatten)]
         common: Common,
@@ -94,7 +99,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             if json {
                 out(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
             } else {
-                // Exclusions go to stderr, so a cron job's mail shows them.
+                // Exclusions and rejections go to stderr, so a cron job's mail shows them.
                 eprint!("{}", report.excluded_text());
                 out(&format!("{}\n", report.summary_line()))?;
             }
@@ -132,7 +137,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             json,
         } => match speedcert_analysis::load(&common.dir) {
             Ok(t) => {
-                let v = speedcert_analysis::view::frontier(&t.runs, track.as_deref());
+                let v = speedcert_analysis::view::frontier(&t.curves, track.as_deref());
                 if json {
                     out(&format!("{}\n", v.to_json()))?;
                 } else {

@@ -12,7 +12,7 @@ use super::{code, exit};
 use crate::backend::BackendChoice;
 use crate::envinfo::Environment;
 use crate::harness::{Role, RunEvent, RunObserver, RunOptions, RunOutcome, RunStatus};
-use crate::submission::Registry;
+use crate::registry::Registry;
 use crate::track::{self, DeviceKind, Track};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -83,7 +83,7 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
             registry.names().join(", ")
         )
     })?;
-    let env = Environment::collect();
+    let env = crate::envinfo::collect();
     let device = choose_device(args.device, &track, &env);
     if device == DeviceKind::Cuda {
         crate::backend::cuda_preflight()?;
@@ -111,7 +111,7 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
     let gpu = sampler.stop();
     outcome.record.throttled = gpu.throttled();
     if let Some(dir) = &args.out {
-        crate::bundle::write_run(dir, &outcome, Some(&gpu.to_csv()))?;
+        speedcert_bundle::io::write_run(dir, &outcome.record, &outcome.steps, Some(&gpu.to_csv()))?;
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome.record)?);

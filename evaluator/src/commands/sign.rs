@@ -1,11 +1,9 @@
 //! `speedcert sign`: sign an existing bundle folder, or co-sign a signed one. The
 //! certifier signs through the same library call (`speedcert_attest::sign_bundle`).
 
-use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
 use serde_json::{Value, json};
 use speedcert_attest::{Signer, cosign_bundle, sign_bundle};
 
@@ -51,18 +49,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(code(SUCCESS))
 }
 
-/// The predicate `speedcert sign` attests: `{"summary": <BUNDLE/summary.json>}`, the
-/// same shape `speedcert certify` signs, or `{}` when the bundle has no summary.json.
-/// Other provenance (binary digest, version, host) is already in env.json, a subject.
+/// The predicate `speedcert sign` attests: the typed predicate of the bundle's own
+/// summary.json (and drift.json), the same shape `speedcert certify` signs, or `{}` when
+/// the bundle has no summary.json. Other provenance (binary digest, version, host) is
+/// already in env.json, a subject.
 pub fn predicate_for(bundle: &Path) -> anyhow::Result<Value> {
-    let path = bundle.join("summary.json");
-    match std::fs::read(&path) {
-        Ok(bytes) => {
-            let summary: Value = serde_json::from_slice(&bytes)
-                .with_context(|| format!("{}: not JSON", path.display()))?;
-            Ok(json!({ "summary": summary }))
-        }
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(json!({})),
-        Err(e) => Err(anyhow::anyhow!("{}: {e}", path.display())),
+    match speedcert_bundle::predicate::read_predicate(bundle)? {
+        Some(p) => Ok(serde_json::to_value(p)?),
+        None => Ok(json!({})),
     }
 }

@@ -5,10 +5,9 @@
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Int, Tensor};
 use speedcert::data::TrainStream;
+use speedcert::registry::Registry;
 use speedcert::submission::reference::{GptAdamW, ReferenceFastRun};
-use speedcert::submission::{
-    Family, InitContext, Registry, StepReport, Submission, SubmissionError,
-};
+use speedcert::submission::{Family, InitContext, StepReport, Submission, SubmissionError};
 
 /// Trains like the reference, but its logits at position t are computed from the
 /// sequence shifted left by one: it looks at token t+1. Causality must catch it.

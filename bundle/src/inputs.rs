@@ -1,0 +1,66 @@
+//! What a summary is computed from: a bundle folder's raw files, read and checked for
+//! the consistency that no computation can repair (a run in the wrong folder, a
+//! throughput that is not its tokens over its time).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use speedcert_track::Track;
+
+use crate::env::Environment;
+use crate::io::{self, BundleError};
+use crate::layout;
+use crate::plan::Plan;
+use crate::run::RunRecord;
+use crate::steps::StepLog;
+
+/// Everything a summary is computed from, read from a bundle folder.
+#[derive(Debug)]
+pub struct BundleInputs {
+    pub track: Track,
+    pub plan: Plan,
+    pub env: Environment,
+    pub runs: Vec<RunRecord>,
+    /// Each finished run's steps.csv by run index, or why it could not be read.
+    pub steps: BTreeMap<usize, Result<StepLog, String>>,
+}
+
+impl BundleInputs {
+    pub fn read(dir: &Path) -> Result<Self, BundleError> {
+        let track_path = dir.join(layout::TRACK);
+        let track = Track::load(&track_path)
+            .map_err(|e| BundleError::format(&track_path, e.to_string()))?;
+        let plan: Plan = io::read_json(&dir.join(layout::PLAN))?;
+        let env: Environment = io::read_json(&dir.join(layout::ENV))?;
+        let mut runs = Vec::new();
+        let mut steps = BTreeMap::new();
+        for slot in &plan.slots {
+            let run_dir = layout::run_dir(dir, slot.index);
+            let path = run_dir.join(layout::RUN);
+            if path.is_file() {
+                let record = io::read_json::<RunRecord>(&path)?;
+                if let Some(message) = record.throughput_problem() {
+                    return Err(BundleError::Format { path, message });
+                }
+                if record.run_index != slot.index {
+                    return Err(BundleError::format(
+                        &path,
+                        format!(
+                            "run_index is {}, but the file is run {} of plan.json",
+                            record.run_index, slot.index
+                        ),
+                    ));
+                }
+                steps.insert(slot.index, StepLog::read_csv(&run_dir.join(layout::STEPS)));
+                runs.push(record);
+            }
+        }
+        Ok(Self {
+            track,
+            plan,
+            env,
+            runs,
+            steps,
+        })
+    }
+}

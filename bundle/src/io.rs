@@ -1,0 +1,82 @@
+//! Reading and writing a bundle's JSON files. Every write is atomic (speedcert-fsio), and
+//! every error names the file.
+
+use std::path::{Path, PathBuf};
+
+use speedcert_fsio::{FsError, Mode};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum BundleError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Format { path: PathBuf, message: String },
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    #[error(transparent)]
+    Attest(#[from] speedcert_attest::Error),
+}
+
+impl BundleError {
+    /// A file whose content is wrong, with what is wrong.
+    pub fn format(path: &Path, message: impl Into<String>) -> Self {
+        BundleError::Format {
+            path: path.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The `map_err` for an I/O failure on `path`, so every message names the file.
+pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
+    move |source| BundleError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Writes `value` as pretty JSON with a final newline; bundle files are public.
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), BundleError> {
+    let mut text =
+        serde_json::to_vec_pretty(value).map_err(|e| BundleError::format(path, e.to_string()))?;
+    text.push(b'\n');
+    Ok(speedcert_fsio::write_atomic(path, &text, Mode::Public)?)
+}
+
+/// Writes raw bytes (a step log, a copied track) atomically.
+pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {
+    Ok(speedcert_fsio::write_atomic(path, bytes, Mode::Public)?)
+}
+
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, BundleError> {
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    serde_json::from_slice(&bytes).map_err(|e| BundleError::format(path, e.to_string()))
+}
+
+/// Creates run `index`'s folder (and `runs/`) and returns its path.
+pub fn create_run_dir(bundle: &Path, index: usize) -> Result<PathBuf, BundleError> {
+    let dir = crate::layout::run_dir(bundle, index);
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    Ok(dir)
+}
+
+/// Writes a run's files; run.json goes last, so its presence marks a finished run.
+/// `gpu_csv` is `None` where no GPU was sampled (the file then holds only its header).
+pub fn write_run(
+    dir: &Path,
+    record: &crate::run::RunRecord,
+    steps: &crate::steps::StepLog,
+    gpu_csv: Option<&[u8]>,
+) -> Result<(), BundleError> {
+    use crate::layout;
+    write_bytes(&dir.join(layout::STEPS), &steps.to_csv())?;
+    write_bytes(
+        &dir.join(layout::GPU),
+        gpu_csv.unwrap_or(crate::steps::GPU_CSV_HEADER.as_bytes()),
+    )?;
+    write_json(&dir.join(layout::RUN), record)
+}

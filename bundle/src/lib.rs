@@ -1,0 +1,44 @@
+//! speedcert-bundle: the certification bundle, the product's contract
+//! (docs/bundle-format.md).
+//!
+//! One crate owns what a bundle is, so the evaluator writes it and analysis reads it
+//! through the same types, and `verify`, `certify --collect` and `records rebuild` judge
+//! it with the same code. No burn here: tables and verification build anywhere.
+//!
+//! - [`layout`]: every file name and path;
+//! - [`run`], [`steps`], [`env`], [`plan`]: the raw files the runs leave;
+//! - [`check`], [`verdict`], [`version`]: typed check ids, the verdict vocabulary, the
+//!   summary schema versions;
+//! - [`inputs`]: a bundle's raw files, read for recomputation;
+//! - [`figures`], [`checks`], [`summary`], [`drift`]: the pure computations from them;
+//! - [`predicate`]: the signed in-toto predicate and [`seal`];
+//! - [`verify`]: attestation plus recomputation, by the rules of the bundle's schema;
+//! - [`export`]: the summary and its runs as JSON, CSV, markdown and MLPerf `:::MLLOG` lines;
+//! - [`io`]: reading and atomically writing the JSON files.
+
+pub mod check;
+pub mod checks;
+pub mod drift;
+pub mod env;
+pub mod export;
+pub mod figures;
+pub mod inputs;
+pub mod io;
+pub mod layout;
+pub mod plan;
+pub mod predicate;
+pub mod run;
+pub mod steps;
+pub mod summary;
+pub mod verdict;
+pub mod verify;
+pub mod version;
+
+pub use check::{CheckId, CheckResult};
+pub use inputs::BundleInputs;
+pub use io::BundleError;
+pub use predicate::{Predicate, seal};
+pub use summary::Summary;
+pub use verdict::Verdict;
+pub use verify::verify_bundle;
+pub use version::SummaryVersion;

@@ -1,0 +1,111 @@
+//! `runs/run-NNN/run.json`: one timed run, as the harness wrote it.
+
+use serde::{Deserialize, Serialize};
+use speedcert_track::{DeviceKind, Precision};
+
+use crate::env::Environment;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    #[default]
+    Candidate,
+    Baseline,
+}
+
+impl Role {
+    /// The name used in run.json, on the `--role` command line and in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Candidate => "candidate",
+            Role::Baseline => "baseline",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Ok,
+    Failed,
+}
+
+/// `runs/run-NNN/run.json` (docs/bundle-format.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub schema: String,
+    pub track: String,
+    pub track_sha256: String,
+    pub submission: String,
+    pub submission_sha256: String,
+    pub role: Role,
+    pub run_index: usize,
+    pub seed: u64,
+    pub heldout_seed: Option<u64>,
+    pub device: DeviceKind,
+    pub precision: Precision,
+    pub status: RunStatus,
+    pub failure: Option<String>,
+    pub started_at: String,
+    pub steps: usize,
+    pub train_tokens: u64,
+    pub train_time_ms: f64,
+    /// `train_tokens / train_time`, for readers of one run.json. Derived, so bundle readers
+    /// recompute and compare it ([`RunRecord::throughput_problem`]); absent in runs written
+    /// before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_tokens_per_s: Option<f64>,
+    pub val_time_ms: f64,
+    pub init_time_ms: f64,
+    pub time_to_target_ms: Option<f64>,
+    pub final_val_loss: Option<f64>,
+    pub heldout_val_loss: Option<f64>,
+    pub target_val_loss: f64,
+    pub loss_floor: Option<f64>,
+    pub reached_target: bool,
+    pub official: bool,
+    pub throttled: bool,
+    /// The final model's causality probe; `None` when the run failed before it.
+    pub causality: Option<CausalityResult>,
+    pub env: Environment,
+}
+
+pub const RUN_SCHEMA: &str = "speedcert/run/v1";
+
+/// Training tokens per second of training time; `None` before any timed step.
+pub fn tokens_per_s(train_tokens: u64, train_time_ms: f64) -> Option<f64> {
+    (train_time_ms > 0.0).then(|| train_tokens as f64 / (train_time_ms / 1e3))
+}
+
+impl RunRecord {
+    /// Why the stored `train_tokens_per_s` is not what the record's tokens and time give, if
+    /// it is not (relative tolerance 1e-9: JSON round-trips f64 exactly, so only an edit
+    /// differs).
+    pub fn throughput_problem(&self) -> Option<String> {
+        let stored = self.train_tokens_per_s?;
+        let recomputed = tokens_per_s(self.train_tokens, self.train_time_ms);
+        match recomputed {
+            Some(r) if (stored - r).abs() <= 1e-9 * r.abs().max(1.0) => None,
+            _ => Some(format!(
+                "train_tokens_per_s is {stored}, but train_tokens / train_time_ms gives {}",
+                recomputed.map_or("nothing (no training time)".into(), |r| r.to_string())
+            )),
+        }
+    }
+}
+
+/// What perturbing one input token did to the logits of earlier positions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CausalityResult {
+    pub passed: bool,
+    /// Largest absolute change of any logit *before* a perturbed position.
+    pub max_leak: f64,
+    /// Positions that were perturbed.
+    pub probed_positions: Vec<usize>,
+    /// Largest absolute logit seen, for scale.
+    pub logit_scale: f64,
+}
+
+/// A leak larger than this fraction of the logit scale (or 1e-4 absolute) fails:
+/// enough slack for reduced-precision kernels, far below any real information leak.
+pub const CAUSALITY_REL_TOL: f64 = 1e-3;

@@ -1,0 +1,57 @@
+//! `runs/run-NNN/steps.csv` (one row per training step) and the `gpu.csv` header.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// One row of steps.csv.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRow {
+    pub step: usize,
+    /// Training tokens handed out up to and including this step.
+    pub tokens: u64,
+    /// Timed training time up to the end of this step.
+    pub train_time_ms: f64,
+    pub train_loss: Option<f64>,
+    /// Set on the step after which a validation pass ran.
+    pub val_loss: Option<f64>,
+    pub lr: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StepLog {
+    pub rows: Vec<StepRow>,
+}
+
+impl StepLog {
+    pub fn to_csv(&self) -> Vec<u8> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        if self.rows.is_empty() {
+            w.write_record([
+                "step",
+                "tokens",
+                "train_time_ms",
+                "train_loss",
+                "val_loss",
+                "lr",
+            ])
+            .expect("in-memory csv");
+        }
+        for r in &self.rows {
+            w.serialize(r).expect("in-memory csv");
+        }
+        w.into_inner().expect("in-memory csv")
+    }
+
+    pub fn read_csv(path: &Path) -> Result<Self, String> {
+        let mut r = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let rows = r
+            .deserialize()
+            .collect::<Result<Vec<StepRow>, _>>()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(Self { rows })
+    }
+}
+
+/// gpu.csv's columns; the sampler (CUDA runs) writes one row per 100 ms.
+pub const GPU_CSV_HEADER: &str = "time_ms,gpu,sm_clock_mhz,mem_clock_mhz,power_w,temperature_c,util_gpu_pct,util_mem_pct,memory_used_mib,throttle_reasons\n";

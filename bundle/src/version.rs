@@ -1,0 +1,54 @@
+//! Schema versions of the files whose content is recomputed. A bundle is verified by the
+//! rules of the version it was written with, so a check added later never makes a bundle
+//! signed before it fail (CHANGELOG.md lists what each version added).
+
+use std::fmt;
+
+/// summary.json's `schema`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SummaryVersion {
+    /// The first wave's summary: nine checks and the five pins.
+    V1,
+    /// Adds the `step_log` check (steps.csv cross-checked against run.json).
+    V2,
+}
+
+impl SummaryVersion {
+    /// What this speedcert writes.
+    pub const CURRENT: SummaryVersion = SummaryVersion::V2;
+
+    pub fn schema(self) -> &'static str {
+        match self {
+            SummaryVersion::V1 => "speedcert/summary/v1",
+            SummaryVersion::V2 => "speedcert/summary/v2",
+        }
+    }
+
+    /// The version a `schema` string names; `None` for one this build does not know
+    /// (written by a newer speedcert).
+    pub fn parse(schema: &str) -> Option<Self> {
+        [SummaryVersion::V1, SummaryVersion::V2]
+            .into_iter()
+            .find(|v| v.schema() == schema)
+    }
+}
+
+impl fmt::Display for SummaryVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.schema())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemas_parse_back() {
+        for v in [SummaryVersion::V1, SummaryVersion::V2] {
+            assert_eq!(SummaryVersion::parse(v.schema()), Some(v));
+        }
+        assert_eq!(SummaryVersion::parse("speedcert/summary/v9"), None);
+        assert!(SummaryVersion::V1 < SummaryVersion::CURRENT);
+    }
+}

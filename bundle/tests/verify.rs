@@ -1,0 +1,150 @@
+//! Verification across schema versions, and of bundles whose files were edited and
+//! re-signed by a trusted key.
+
+use std::path::{Path, PathBuf};
+
+use speedcert_attest::{Outcome, Signer, TrustStore, TrustedKey};
+use speedcert_bundle::summary::{self, BundleInputs};
+use speedcert_bundle::{CheckId, SummaryVersion, Verdict, layout, seal, verify_bundle};
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/summary-v1")
+}
+
+fn fixture_trust() -> TrustStore {
+    TrustStore::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/summary-v1-key.pub.pem"),
+    )
+    .unwrap()
+}
+
+/// A copy of the fixture in a temp folder, with a fresh signing key trusted alone.
+fn copy_with_key() -> (tempfile::TempDir, PathBuf, Signer, TrustStore) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("bundle");
+    copy_dir(&fixture(), &dir);
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+    let trust = TrustStore::from_keys(vec![TrustedKey::new(key.verifying_key(), "test key")]);
+    (tmp, dir, Signer::from_signing_key(key, "test key"), trust)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+fn failures(report: &speedcert_attest::VerifyReport) -> Vec<String> {
+    report.failures().map(|c| c.to_string()).collect()
+}
+
+#[test]
+fn a_bundle_signed_before_a_check_existed_still_verifies() {
+    let report = verify_bundle(&fixture(), &fixture_trust(), 1).unwrap();
+    assert!(report.is_genuine(), "{report}");
+    let stats = report
+        .checks()
+        .iter()
+        .find(|c| c.check == "statistics")
+        .unwrap();
+    assert!(stats.detail.contains("speedcert/summary/v1"), "{stats:?}");
+    // The check added in v2 ran as advice, and passes on these honest runs.
+    let later = report
+        .checks()
+        .iter()
+        .find(|c| c.check == "later-checks")
+        .unwrap();
+    assert_eq!(later.outcome, Outcome::Pass, "{later:?}");
+    assert!(later.detail.contains("step_log"), "{later:?}");
+}
+
+#[test]
+fn each_schema_computes_its_own_checks() {
+    let inputs = BundleInputs::read(&fixture()).unwrap();
+    let v1 = summary::compute_version(&inputs, SummaryVersion::V1);
+    let v2 = summary::compute(&inputs);
+    assert_eq!(v1.schema, "speedcert/summary/v1");
+    assert_eq!(v2.schema, SummaryVersion::CURRENT.schema());
+    let has = |s: &speedcert_bundle::Summary| s.checks.iter().any(|c| c.name == CheckId::StepLog);
+    assert!(!has(&v1) && has(&v2));
+    assert_eq!(v1.verdict, Verdict::NewRecord);
+    assert_eq!(v2.verdict, Verdict::NewRecord);
+}
+
+#[test]
+fn an_edited_summary_resigned_by_a_trusted_key_fails_recomputation() {
+    let (_tmp, dir, signer, trust) = copy_with_key();
+    let inputs = BundleInputs::read(&dir).unwrap();
+    let mut s = summary::compute(&inputs);
+    let time = s.time.as_mut().unwrap();
+    time.candidate.mean_ms *= 0.5;
+    seal(&dir, &[signer], &s, None).unwrap();
+    let report = verify_bundle(&dir, &trust, 1).unwrap();
+    assert!(!report.is_genuine());
+    let f = failures(&report).join("\n");
+    assert!(f.contains("time.candidate.mean_ms"), "{f}");
+}
+
+#[test]
+fn a_step_log_that_contradicts_its_run_fails_the_current_schema() {
+    let (_tmp, dir, signer, trust) = copy_with_key();
+    // Stretch the training time at the end of run 0's log, then sign an honest v2 summary of the
+    // edited files: the signature and the statistics agree, the runs do not.
+    let steps = layout::run_dir(&dir, 0).join(layout::STEPS);
+    let text = std::fs::read_to_string(&steps).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let last = lines.len() - 1;
+    let mut cells: Vec<String> = lines[last].split(',').map(str::to_owned).collect();
+    let t: f64 = cells[2].parse().unwrap();
+    cells[2] = (t * 1.001).to_string();
+    lines[last] = cells.join(",");
+    std::fs::write(&steps, lines.join("\n") + "\n").unwrap();
+    let inputs = BundleInputs::read(&dir).unwrap();
+    let s = summary::compute(&inputs);
+    assert_eq!(s.verdict, Verdict::CheckFailed, "{}", s.verdict_detail);
+    let check = s
+        .checks
+        .iter()
+        .find(|c| c.name == CheckId::StepLog)
+        .unwrap();
+    assert!(!check.passed);
+    assert!(check.detail.contains("run-000"), "{}", check.detail);
+    assert!(check.detail.contains("ms"), "{}", check.detail);
+    seal(&dir, &[signer], &s, None).unwrap();
+    // Genuine as a signature, but its verdict is "check failed": nothing to certify.
+    let report = verify_bundle(&dir, &trust, 1).unwrap();
+    assert!(report.is_genuine(), "{report}");
+}
+
+#[test]
+fn a_summary_from_an_unknown_schema_is_refused_with_the_reason() {
+    let (_tmp, dir, signer, trust) = copy_with_key();
+    let inputs = BundleInputs::read(&dir).unwrap();
+    let mut s = summary::compute(&inputs);
+    s.schema = "speedcert/summary/v99".into();
+    seal(&dir, &[signer], &s, None).unwrap();
+    let report = verify_bundle(&dir, &trust, 1).unwrap();
+    assert!(!report.is_genuine());
+    assert!(failures(&report).join("\n").contains("v99"), "{report}");
+}
+
+#[test]
+fn verification_reads_through_the_layout() {
+    for f in [
+        layout::TRACK,
+        layout::ENV,
+        layout::PLAN,
+        layout::SUMMARY,
+        layout::ATTESTATION,
+    ] {
+        assert!(fixture().join(f).is_file(), "{f}");
+    }
+    assert!(layout::run_dir(&fixture(), 5).join(layout::RUN).is_file());
+}

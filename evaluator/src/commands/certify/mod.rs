@@ -1,0 +1,241 @@
+//! `speedcert certify`: N reruns, checks, statistics against the record, a signed bundle;
+//! locally, or as a Slurm job array with `--slurm` (docs/slurm.md).
+//!
+//! The command is split by job: this file parses and certifies locally, [`slurm`]
+//! submits and runs array tasks, [`progress`] draws what a person watches.
+
+mod progress;
+mod slurm;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use speedcert_bundle::{Verdict, layout};
+
+use super::{code, exit};
+use crate::certify::summary::Summary;
+use crate::certify::{self, Request, report};
+use crate::cluster;
+use crate::commands::run::{DeviceArg, choose_device};
+use crate::registry::Registry;
+use crate::track::{self, Track};
+
+pub(crate) use progress::Progress;
+pub use slurm::SlurmArgs;
+use slurm::{SLURM_OPTIONS, run_one_slot, submit};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Track name or path to a .toml.
+    #[arg(long, required_unless_present_any = ["collect", "run_slot"])]
+    pub track: Option<String>,
+    /// The candidate submission.
+    #[arg(long, required_unless_present_any = ["collect", "run_slot"])]
+    pub submission: Option<String>,
+    /// Candidate runs (default: the track's `certification.runs`).
+    #[arg(long)]
+    pub runs: Option<usize>,
+    /// Private key(s) to sign the bundle with (PKCS#8 PEM, mode 0600).
+    #[arg(long = "key", required_unless_present = "run_slot")]
+    pub keys: Vec<PathBuf>,
+    /// The bundle folder to write.
+    #[arg(long, required_unless_present = "collect")]
+    pub out: Option<PathBuf>,
+    /// The current record's bundle: its submission is the baseline, and with
+    /// `--baseline-runs 0` its stored times are.
+    #[arg(long)]
+    pub against: Option<PathBuf>,
+    /// Baseline submission rerun on this machine when no `--against` is given.
+    #[arg(long, default_value = "reference")]
+    pub baseline: String,
+    /// Baseline reruns interleaved with the candidate's (default: as many as --runs);
+    /// 0 compares with the stored times of `--against`, or, without `--against`, makes
+    /// no time comparison at all (only the loss test: never a new record).
+    #[arg(long)]
+    pub baseline_runs: Option<usize>,
+    /// Continue an interrupted certification in `--out`, skipping finished runs.
+    #[arg(long)]
+    pub resume: bool,
+    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
+    pub device: DeviceArg,
+    /// Keys trusted for verifying `--against` (default: records/keys).
+    #[arg(long)]
+    pub trust: Option<PathBuf>,
+    /// Compute the summary of an existing bundle whose runs are done, and sign it (a
+    /// planned run with no run.json is counted as failed).
+    // The Slurm options conflict here, not only through `requires = "slurm"`: clap
+    // drops a requirement that conflicts with a present argument.
+    #[arg(long, value_name = "BUNDLE", conflicts_with_all = SLURM_OPTIONS)]
+    pub collect: Option<PathBuf>,
+    /// Print summary.json instead of the report (with --slurm: the job ids).
+    #[arg(long)]
+    pub json: bool,
+    /// Internal, for Slurm array tasks: run planned slot K of the bundle `--out` and
+    /// exit (no statistics, no signature).
+    #[arg(long, value_name = "K", hide = true, requires = "out",
+          conflicts_with_all = ["collect", "resume"], conflicts_with_all = SLURM_OPTIONS)]
+    pub run_slot: Option<usize>,
+    /// Boxed: it would make `Args` the one large variant of the command enum.
+    #[command(flatten)]
+    pub cluster: Box<SlurmArgs>,
+}
+
+pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
+    if let Some(index) = args.run_slot {
+        let out = args.out.as_deref().expect("clap requires --out");
+        return run_one_slot(out, index);
+    }
+    let signers = args
+        .keys
+        .iter()
+        .map(|k| speedcert_attest::Signer::load(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(bundle) = &args.collect {
+        let plan = certify::load_plan(bundle)?;
+        let unfinished = cluster::unfinished_tasks(bundle);
+        if !certify::pending(bundle, &plan).is_empty() && !unfinished.is_empty() {
+            bail!(
+                "{}: Slurm still has array tasks {} queued or running; wait for them (or scancel them) before --collect",
+                bundle.display(),
+                unfinished.join(", ")
+            );
+        }
+        for r in certify::fail_missing(bundle, &plan, |s| {
+            cluster::missing_run_reason(bundle, s.index)
+        })? {
+            eprintln!(
+                "run-{:03}: counted as a failed run: {}",
+                r.run_index,
+                r.failure.as_deref().unwrap_or("no run.json")
+            );
+        }
+        return finish(bundle, &signers, args.json);
+    }
+    let out = args.out.clone().expect("clap requires --out");
+    let name = args.track.clone().expect("clap requires --track");
+    let submission = args.submission.clone().expect("clap requires --submission");
+    let track = Track::resolve(&name, &track::default_track_dirs())?;
+
+    let has_plan = out.join(layout::PLAN).is_file();
+    let plan = if args.resume && has_plan {
+        let plan = certify::load_plan(&out)?;
+        if plan.track_sha256 != track.sha256() || plan.submission != submission {
+            bail!(
+                "{}: the bundle was planned for track {} / submission {}, not {} / {}; refusing to mix them",
+                out.display(),
+                plan.track,
+                plan.submission,
+                track.spec.name,
+                submission
+            );
+        }
+        plan
+    } else {
+        if out.exists()
+            && out
+                .read_dir()
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(true)
+        {
+            bail!(
+                "{}: already exists and is not empty; pass --resume to continue it, or choose a new --out",
+                out.display()
+            );
+        }
+        let env = crate::envinfo::collect();
+        // The runs happen on the cluster's nodes, not here: `auto` means the track's.
+        let device = if args.cluster.slurm && args.device == DeviceArg::Auto {
+            track.spec.hardware.device
+        } else {
+            choose_device(args.device, &track, &env)
+        };
+        // Locally every run would fail the same way: say so once, before writing anything.
+        if !args.cluster.slurm && device == crate::track::DeviceKind::Cuda {
+            crate::backend::cuda_preflight()?;
+        }
+        let runs = args.runs.unwrap_or(track.spec.certification.runs);
+        if runs < 2 {
+            bail!("--runs must be at least 2 (a t-test needs two runs), got {runs}");
+        }
+        let trust_path = args
+            .trust
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("records/keys"));
+        let (baseline, stored) = match &args.against {
+            Some(record) => {
+                let b = certify::record_submission(record)?;
+                let stored = if args.baseline_runs == Some(0) {
+                    let trust =
+                        speedcert_attest::TrustStore::load(&trust_path).with_context(|| {
+                            format!("loading trusted keys from {}", trust_path.display())
+                        })?;
+                    Some(certify::stored_baseline(record, &trust)?)
+                } else {
+                    None
+                };
+                (Some(b), stored)
+            }
+            None if args.baseline_runs == Some(0) => (None, None),
+            None => (Some(args.baseline.clone()), None),
+        };
+        let req = Request {
+            track: &track,
+            submission: &submission,
+            runs,
+            baseline,
+            baseline_runs: args.baseline_runs.unwrap_or(runs),
+            stored,
+            device,
+        };
+        certify::prepare(&out, &req, registry, &env)?
+    };
+
+    let pending = certify::pending(&out, &plan);
+    if args.cluster.slurm {
+        return submit(&args, &out, &pending, &track, signers.len());
+    }
+    let skipped = plan.slots.len() - pending.len();
+    if skipped > 0 {
+        eprintln!(
+            "resuming {}: {skipped} of {} runs already finished",
+            out.display(),
+            plan.slots.len()
+        );
+    }
+    let timeout = Duration::from_secs(track.spec.certification.run_timeout_s);
+    let progress = Progress::new(plan.slots.len(), skipped, args.json);
+    for slot in &pending {
+        certify::run_slot(&out, &plan, slot, timeout, &progress)?;
+    }
+    progress.done();
+    finish(&out, &signers, args.json)
+}
+
+fn finish(
+    bundle: &Path,
+    signers: &[speedcert_attest::Signer],
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let summary = certify::collect(bundle, signers)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print_report(&summary, bundle, signers.len());
+    }
+    Ok(verdict_code(&summary))
+}
+
+fn print_report(summary: &Summary, bundle: &Path, keys: usize) {
+    print!("{}", report::render(summary));
+    println!("bundle: {} (signed by {keys} key(s))", bundle.display());
+}
+
+fn verdict_code(summary: &Summary) -> ExitCode {
+    code(if summary.verdict == Verdict::NewRecord {
+        exit::SUCCESS
+    } else {
+        exit::FAILED_VERDICT
+    })
+}

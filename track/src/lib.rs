@@ -1,0 +1,544 @@
+//! Track specs: the unit of comparison. A track is a TOML file in `records/tracks/`
+//! that fixes the data, the reference model and recipe, the target, the hardware pins
+//! and how certification is run. Records exist per track.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use speedcert_data::synthetic::SyntheticSpec;
+use thiserror::Error;
+
+/// The track `speedcert run` uses when given none: embedded so a fresh checkout (or a
+/// bare binary) trains with no file or download.
+pub const EMBEDDED_DEFAULT: &str = include_str!("../../records/tracks/synthetic-tiny.toml");
+pub const EMBEDDED_DEFAULT_NAME: &str = "synthetic-tiny";
+
+#[derive(Debug, Error)]
+pub enum TrackError {
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: field `{field}` {problem}")]
+    Invalid {
+        path: PathBuf,
+        field: String,
+        problem: String,
+    },
+    #[error(
+        "no track named `{name}` (looked for {tried}); pass a path to a .toml file or one of: {known}"
+    )]
+    NotFound {
+        name: String,
+        tried: String,
+        known: String,
+    },
+}
+
+/// A parsed track, plus the exact bytes it came from (the bundle stores those).
+#[derive(Debug, Clone)]
+pub struct Track {
+    pub spec: TrackSpec,
+    /// The TOML text as read, byte for byte.
+    pub source_text: String,
+    /// Where it came from (`<embedded>` for the default).
+    pub origin: String,
+}
+
+impl Track {
+    pub fn sha256(&self) -> String {
+        hex::encode(Sha256::digest(self.source_text.as_bytes()))
+    }
+
+    pub fn embedded_default() -> Self {
+        Self::parse(
+            EMBEDDED_DEFAULT,
+            Path::new("<embedded synthetic-tiny.toml>"),
+        )
+        .expect("the embedded default track is valid (checked by tests)")
+    }
+
+    /// Parses and validates a track's TOML text; `path` only names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, TrackError> {
+        let spec: TrackSpec = toml::from_str(text).map_err(|e| TrackError::Parse {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        spec.validate(path)?;
+        Ok(Self {
+            spec,
+            source_text: text.to_owned(),
+            origin: path.display().to_string(),
+        })
+    }
+
+    pub fn load(path: &Path) -> Result<Self, TrackError> {
+        let text = std::fs::read_to_string(path).map_err(|source| TrackError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Resolves `name_or_path`: an existing file, else `DIR/NAME.toml` in each track
+    /// directory, else the embedded default by its name.
+    pub fn resolve(name_or_path: &str, dirs: &[PathBuf]) -> Result<Self, TrackError> {
+        let as_path = Path::new(name_or_path);
+        if as_path.is_file() {
+            return Self::load(as_path);
+        }
+        let mut tried = vec![as_path.display().to_string()];
+        for dir in dirs {
+            let candidate = dir.join(format!("{name_or_path}.toml"));
+            if candidate.is_file() {
+                return Self::load(&candidate);
+            }
+            tried.push(candidate.display().to_string());
+        }
+        if name_or_path == EMBEDDED_DEFAULT_NAME {
+            return Ok(Self::embedded_default());
+        }
+        let mut known = vec![EMBEDDED_DEFAULT_NAME.to_owned()];
+        for dir in dirs {
+            if let Ok(entries) = std::fs::read_dir(dir) {
+                for e in entries.flatten() {
+                    let p = e.path();
+                    if p.extension().is_some_and(|x| x == "toml")
+                        && let Some(stem) = p.file_stem()
+                    {
+                        known.push(stem.to_string_lossy().into_owned());
+                    }
+                }
+            }
+        }
+        known.sort();
+        known.dedup();
+        Err(TrackError::NotFound {
+            name: name_or_path.to_owned(),
+            tried: tried.join(", "),
+            known: known.join(", "),
+        })
+    }
+}
+
+/// Directories searched for tracks by name: `$SPEEDCERT_TRACKS` then `records/tracks`.
+pub fn default_track_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(d) = std::env::var_os("SPEEDCERT_TRACKS") {
+        dirs.extend(std::env::split_paths(&d));
+    }
+    dirs.push(PathBuf::from("records/tracks"));
+    dirs
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackSpec {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub data: DataSpec,
+    pub validation: ValidationSpec,
+    pub model: ModelSpec,
+    /// The reference submission's recipe; other submissions may read it.
+    pub reference: RecipeSpec,
+    pub target: TargetSpec,
+    pub hardware: HardwareSpec,
+    #[serde(default)]
+    pub certification: CertificationSpec,
+}
+
+/// Where tokens come from. Validation and held-out slices are owned by the harness.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "lowercase")]
+pub enum DataSpec {
+    /// Generated in-process from seeds: no files, a known floor.
+    Synthetic(SyntheticData),
+    /// modded-nanogpt token shards on disk (fetched or prepared).
+    Shards(ShardData),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyntheticData {
+    /// Stream seed of the training data (the same for every run: seeds vary the init).
+    pub train_seed: u64,
+    /// Stream seed of the public validation slice.
+    pub val_seed: u64,
+    pub language: SyntheticSpec,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardData {
+    /// Folder holding the shards, relative to the working directory.
+    pub dir: PathBuf,
+    /// Base URL the shards are fetched from (`speedcert data fetch`).
+    #[serde(default)]
+    pub base_url: Option<String>,
+    pub train: Vec<ShardRef>,
+    pub val: Vec<ShardRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardRef {
+    pub name: String,
+    /// Pinned digest; absent means trust on first use (recorded in the data lock).
+    #[serde(default)]
+    pub sha256: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationSpec {
+    /// Tokens in the public validation slice.
+    pub tokens: u64,
+    /// Tokens in the held-out slice only the certifier holds (0 disables it).
+    #[serde(default)]
+    pub heldout_tokens: u64,
+    /// Sequences per validation forward pass.
+    pub batch_size: usize,
+    /// Validate every this many steps (and always after the last step).
+    pub every_steps: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    pub vocab_size: usize,
+    pub n_layer: usize,
+    pub n_head: usize,
+    pub d_model: usize,
+    pub seq_len: usize,
+    #[serde(default = "default_mlp_ratio")]
+    pub mlp_ratio: usize,
+    #[serde(default = "default_rope_theta")]
+    pub rope_theta: f64,
+}
+
+fn default_mlp_ratio() -> usize {
+    4
+}
+fn default_rope_theta() -> f64 {
+    10_000.0
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    #[default]
+    F32,
+    Bf16,
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Precision::F32 => "f32",
+            Precision::Bf16 => "bf16",
+        })
+    }
+}
+
+/// AdamW with linear warmup, a flat middle and a linear cooldown (the speedrun's
+/// trapezoid), in steps of `batch_size` sequences of `model.seq_len` tokens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipeSpec {
+    pub batch_size: usize,
+    pub steps: usize,
+    pub learning_rate: f64,
+    pub warmup_steps: usize,
+    /// Fraction of `steps` over which the learning rate decays linearly to zero.
+    pub cooldown_frac: f64,
+    #[serde(default)]
+    pub weight_decay: f64,
+    #[serde(default = "default_beta1")]
+    pub beta1: f64,
+    #[serde(default = "default_beta2")]
+    pub beta2: f64,
+    #[serde(default)]
+    pub precision: Precision,
+}
+
+fn default_beta1() -> f64 {
+    0.9
+}
+fn default_beta2() -> f64 {
+    0.95
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSpec {
+    /// Mean final validation loss a record must be significantly below.
+    pub val_loss: f64,
+    /// The loss no model can beat. Synthetic tracks compute it and may omit it.
+    #[serde(default)]
+    pub loss_floor: Option<f64>,
+    /// Training tokens a run may use (absent: unlimited).
+    #[serde(default)]
+    pub token_budget: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceKind {
+    Cpu,
+    Cuda,
+}
+
+impl std::fmt::Display for DeviceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DeviceKind::Cpu => "cpu",
+            DeviceKind::Cuda => "cuda",
+        })
+    }
+}
+
+/// What official runs must be made on. Unset pins are not checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HardwareSpec {
+    pub device: DeviceKind,
+    #[serde(default)]
+    pub gpu_model: Option<String>,
+    #[serde(default)]
+    pub gpu_count: Option<u32>,
+    /// Driver version prefix, e.g. "580." or "580.159".
+    #[serde(default)]
+    pub driver: Option<String>,
+    /// CUDA driver API version prefix, e.g. "13.0".
+    #[serde(default)]
+    pub cuda: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificationSpec {
+    #[serde(default = "default_runs")]
+    pub runs: usize,
+    #[serde(default = "default_p")]
+    pub p_threshold: f64,
+    /// A run taking longer than this (wall clock, whole child process) is killed as failed.
+    #[serde(default = "default_timeout")]
+    pub run_timeout_s: u64,
+}
+
+impl Default for CertificationSpec {
+    fn default() -> Self {
+        Self {
+            runs: default_runs(),
+            p_threshold: default_p(),
+            run_timeout_s: default_timeout(),
+        }
+    }
+}
+
+fn default_runs() -> usize {
+    5
+}
+fn default_p() -> f64 {
+    0.01
+}
+fn default_timeout() -> u64 {
+    3600
+}
+
+impl TrackSpec {
+    /// The floor: computed exactly for synthetic data, else as the track states.
+    pub fn loss_floor(&self) -> Option<f64> {
+        match &self.data {
+            DataSpec::Synthetic(s) => Some(s.language.entropy_floor()),
+            DataSpec::Shards(_) => self.target.loss_floor,
+        }
+    }
+
+    /// Tokens of one training step of the reference recipe.
+    pub fn tokens_per_step(&self) -> u64 {
+        (self.reference.batch_size * self.model.seq_len) as u64
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), TrackError> {
+        let bad = |field: &str, problem: String| {
+            Err(TrackError::Invalid {
+                path: path.to_owned(),
+                field: field.to_owned(),
+                problem,
+            })
+        };
+        let m = &self.model;
+        for (field, v) in [
+            ("model.vocab_size", m.vocab_size),
+            ("model.n_layer", m.n_layer),
+            ("model.n_head", m.n_head),
+            ("model.d_model", m.d_model),
+            ("model.seq_len", m.seq_len),
+            ("model.mlp_ratio", m.mlp_ratio),
+            ("reference.batch_size", self.reference.batch_size),
+            ("reference.steps", self.reference.steps),
+            ("validation.batch_size", self.validation.batch_size),
+            ("validation.every_steps", self.validation.every_steps),
+        ] {
+            if v == 0 {
+                return bad(field, "must be at least 1, got 0".into());
+            }
+        }
+        if let Some(problem) = head_shape_problem(m.d_model, m.n_head) {
+            return bad("model.d_model", problem);
+        }
+        if m.vocab_size > 65536 {
+            return bad(
+                "model.vocab_size",
+                format!("must be at most 65536 (u16 tokens), got {}", m.vocab_size),
+            );
+        }
+        let r = &self.reference;
+        if !(r.learning_rate.is_finite() && r.learning_rate > 0.0) {
+            return bad(
+                "reference.learning_rate",
+                format!("must be a positive number, got {}", r.learning_rate),
+            );
+        }
+        if !(0.0..=1.0).contains(&r.cooldown_frac) {
+            return bad(
+                "reference.cooldown_frac",
+                format!("must be in [0, 1], got {}", r.cooldown_frac),
+            );
+        }
+        if self.validation.tokens < m.seq_len as u64 + 1 {
+            return bad(
+                "validation.tokens",
+                format!(
+                    "must hold at least one sequence ({} tokens), got {}",
+                    m.seq_len + 1,
+                    self.validation.tokens
+                ),
+            );
+        }
+        if !(self.target.val_loss.is_finite() && self.target.val_loss > 0.0) {
+            return bad(
+                "target.val_loss",
+                format!("must be a positive number, got {}", self.target.val_loss),
+            );
+        }
+        let c = &self.certification;
+        if !(c.p_threshold > 0.0 && c.p_threshold < 0.5) {
+            return bad(
+                "certification.p_threshold",
+                format!("must be in (0, 0.5), got {}", c.p_threshold),
+            );
+        }
+        if c.runs < 2 {
+            return bad(
+                "certification.runs",
+                format!("must be at least 2 for a t-test, got {}", c.runs),
+            );
+        }
+        if let DataSpec::Synthetic(s) = &self.data {
+            s.language.validate().map_err(|e| TrackError::Invalid {
+                path: path.to_owned(),
+                field: "data.language".into(),
+                problem: e.to_string(),
+            })?;
+            if s.language.vocab_size as usize != m.vocab_size {
+                return bad(
+                    "model.vocab_size",
+                    format!(
+                        "is {} but data.language.vocab_size is {}",
+                        m.vocab_size, s.language.vocab_size
+                    ),
+                );
+            }
+            if s.train_seed == s.val_seed {
+                return bad(
+                    "data.val_seed",
+                    "must differ from data.train_seed (validation must not repeat training data)"
+                        .into(),
+                );
+            }
+        }
+        if let Some(floor) = self.loss_floor()
+            && self.target.val_loss <= floor
+        {
+            return bad(
+                "target.val_loss",
+                format!(
+                    "is {} but the loss floor is {floor:.4}: no model can reach it",
+                    self.target.val_loss
+                ),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Why `d_model` cannot be split into `n_head` heads for this model, if it cannot: the
+/// heads must share `d_model` evenly, and rotary encoding pairs a head's dimensions.
+/// Track validation, the model and the bench examples' shape flags all ask this.
+pub fn head_shape_problem(d_model: usize, n_head: usize) -> Option<String> {
+    if !d_model.is_multiple_of(n_head) {
+        return Some(format!(
+            "must be a multiple of model.n_head ({n_head}), got {d_model}"
+        ));
+    }
+    let head = d_model / n_head;
+    (!head.is_multiple_of(2))
+        .then(|| format!("head size d_model / n_head = {head} must be even for rotary encoding"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_parses_and_is_above_its_floor() {
+        let t = Track::embedded_default();
+        assert_eq!(t.spec.name, EMBEDDED_DEFAULT_NAME);
+        let floor = t.spec.loss_floor().unwrap();
+        assert!(
+            t.spec.target.val_loss > floor + 0.1,
+            "target too close to floor"
+        );
+    }
+
+    #[test]
+    fn malformed_field_is_named_with_the_file() {
+        let text = EMBEDDED_DEFAULT.replace("val_loss = ", "val_loss = \"x\" #");
+        let e = Track::parse(&text, Path::new("records/tracks/bad.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("records/tracks/bad.toml:"), "{e}");
+        assert!(e.contains("val_loss"), "{e}");
+    }
+
+    #[test]
+    fn unknown_field_is_rejected() {
+        let text = format!("{EMBEDDED_DEFAULT}\n[extra]\nx = 1\n");
+        let e = Track::parse(&text, Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("extra"), "{e}");
+    }
+
+    #[test]
+    fn semantic_errors_name_the_field() {
+        let text = EMBEDDED_DEFAULT.replace("n_head = 2", "n_head = 3");
+        let e = Track::parse(&text, Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("model.d_model"), "{e}");
+    }
+
+    #[test]
+    fn unknown_track_lists_known_ones() {
+        let e = Track::resolve("nope", &[]).unwrap_err().to_string();
+        assert!(e.contains("synthetic-tiny"), "{e}");
+    }
+}
