@@ -61,6 +61,10 @@ pub fn is_valid_candidate(r: &RunRecord) -> bool {
 /// (which verification cross-checked against run.json).
 pub fn rows_of(name: &str, b: &Bundle) -> Vec<CurveRow> {
     let mut out = Vec::new();
+    // A run's own `official` flag is not enough: the bundle's pins must have held too.
+    if !b.summary.official {
+        return out;
+    }
     let mut runs: Vec<&RunRecord> = b.inputs.runs.iter().collect();
     runs.sort_by_key(|r| r.run_index);
     for r in runs.into_iter().filter(|r| is_valid_candidate(r)) {

@@ -323,10 +323,17 @@ fn created_at(b: &Bundle) -> String {
 /// become records; returns their indices into `bundles` and the rejected record claims.
 fn accept_records(bundles: &[(String, Bundle)]) -> (Vec<usize>, Vec<Excluded>) {
     let mut order: Vec<usize> = (0..bundles.len()).collect();
+    // Order by the instant, not the text: an RFC 3339 offset other than `Z` must not
+    // misorder a bundle against the current record.
+    let instant = |b: &Bundle| {
+        chrono::DateTime::parse_from_rfc3339(&created_at(b))
+            .map(|t| t.timestamp_millis())
+            .unwrap_or(i64::MIN)
+    };
     order.sort_by(|&a, &b| {
         let (na, ba) = &bundles[a];
         let (nb, bb) = &bundles[b];
-        (&ba.summary.track, created_at(ba), na).cmp(&(&bb.summary.track, created_at(bb), nb))
+        (&ba.summary.track, instant(ba), na).cmp(&(&bb.summary.track, instant(bb), nb))
     });
     let mut accepted = Vec::new();
     let mut rejected = Vec::new();

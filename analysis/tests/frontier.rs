@@ -1,5 +1,7 @@
-//! The frontier on hand-made points whose Pareto set is known.
+//! The frontier on hand-made points whose Pareto set is known, and the best loss
+//! attained within a budget (the records frontier) against its brute-force definition.
 
+use speedcert_analysis::curves::{Budget, CurveRow, best_by_budget};
 use speedcert_analysis::frontier::{
     Point, best_per_budget, best_within, budget_grid, pareto, pareto_indices,
 };
@@ -96,4 +98,75 @@ fn empty_input_gives_empty_frontier() {
     let p: Vec<Point<usize>> = Vec::new();
     assert!(pareto(&p).is_empty());
     assert!(budget_grid(&p).is_empty());
+}
+
+/// Deterministic pseudo-random validation points of a few runs, with ties in time,
+/// tokens and loss.
+fn curve_rows() -> Vec<CurveRow> {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    (0..300)
+        .map(|i| {
+            let r = next();
+            CurveRow {
+                track: "t".into(),
+                submission: format!("s{}", i % 5),
+                bundle: format!("b{}", i % 3),
+                run_index: (i % 5) as u32,
+                step: i as u64,
+                tokens: (r % 40) * 512,
+                train_time_ms: ((r >> 8) % 60) as f64 * 12.5,
+                val_loss: 2.0 + ((r >> 20) % 30) as f64 / 20.0,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn best_loss_within_a_budget_agrees_with_brute_force() {
+    let rows = curve_rows();
+    let refs: Vec<&CurveRow> = rows.iter().collect();
+    for axis in [Budget::Time, Budget::Tokens] {
+        let x = |r: &CurveRow| match axis {
+            Budget::Time => r.train_time_ms,
+            Budget::Tokens => r.tokens as f64,
+        };
+        let steps = best_by_budget(&refs, axis);
+        // Breakpoints: exactly the budgets at which the best attained loss falls.
+        let mut budgets: Vec<f64> = rows.iter().map(x).collect();
+        budgets.sort_by(f64::total_cmp);
+        budgets.dedup();
+        let best_within = |b: f64| {
+            rows.iter()
+                .filter(|r| x(r) <= b)
+                .map(|r| r.val_loss)
+                .fold(f64::INFINITY, f64::min)
+        };
+        let mut expected = Vec::new();
+        let mut best = f64::INFINITY;
+        for b in budgets {
+            let l = best_within(b);
+            if l < best {
+                best = l;
+                expected.push((b, l));
+            }
+        }
+        let got: Vec<(f64, f64)> = steps.iter().map(|s| (s.budget, s.loss)).collect();
+        assert_eq!(got, expected, "{axis:?}");
+        // Each names a validation that attains it.
+        for s in &steps {
+            assert!(rows.iter().any(|r| r.bundle == s.bundle
+                && r.run_index == s.run_index
+                && r.step == s.step
+                && r.submission == s.submission
+                && x(r) == s.budget
+                && r.val_loss == s.loss));
+        }
+    }
+    assert!(best_by_budget(&[], Budget::Time).is_empty());
 }

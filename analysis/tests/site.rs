@@ -75,6 +75,23 @@ fn site_writes_page_plots_and_readme() {
             p.display()
         );
     }
+    // The current record's curves: its candidate runs only, from their step logs.
+    let val_loss =
+        std::fs::read_to_string(dir.path().join("site/plots/synthetic-tiny-val-loss.svg")).unwrap();
+    for run in [
+        "run 0 (seed 1000)",
+        "run 2 (seed 1002)",
+        "run 4 (seed 1004)",
+    ] {
+        assert!(
+            val_loss.contains(run),
+            "{run} missing from the val-loss plot"
+        );
+    }
+    assert!(
+        !val_loss.contains("run 1 (seed 1001)"),
+        "a baseline run was plotted as the record's"
+    );
     let imported_svg = std::fs::read_to_string(
         dir.path()
             .join("site/plots/imported-modded-nanogpt-record-time.svg"),
@@ -138,7 +155,8 @@ fn site_notes_a_record_bundle_tampered_after_rebuild() {
         .path()
         .join("bundles/tiny/2026-11-22-fast/runs/run-000/steps.csv");
     let mut text = std::fs::read_to_string(&run).unwrap();
-    text.push_str("5,5120,1000,1.0,1.0,0.001\n");
+    // One more step than run.json counts: the digest no longer matches.
+    text.push_str("40,20992,1000,2.0,2.5,0.02\n");
     std::fs::write(&run, text).unwrap();
     let report = site(dir.path(), &dir.path().join("site3")).unwrap();
     assert_eq!(report.notes.len(), 1, "{:?}", report.notes);

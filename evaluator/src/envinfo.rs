@@ -157,6 +157,7 @@ pub mod gpu {
 mod tests {
     use super::*;
     use crate::track::{DeviceKind, Track};
+    use speedcert_bundle::CheckId;
 
     fn fixture(name: &str) -> Environment {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -264,7 +265,10 @@ mod tests {
             DeviceKind::Cuda,
         );
         assert_eq!(failed(&checks), ["pin.driver", "pin.cuda"]);
-        let driver = checks.iter().find(|c| c.name == "pin.driver").unwrap();
+        let driver = checks
+            .iter()
+            .find(|c| c.name == CheckId::PinDriver)
+            .unwrap();
         assert_eq!(driver.detail, "track pins 580., found 575.57.08");
     }
 
@@ -273,7 +277,10 @@ mod tests {
         let env = fixture("h200x2-580.json");
         let checks = check_pins(&gpu_track().spec.hardware, &env, DeviceKind::Cuda);
         assert_eq!(failed(&checks), ["pin.gpu_model", "pin.gpu_count"]);
-        let model = checks.iter().find(|c| c.name == "pin.gpu_model").unwrap();
+        let model = checks
+            .iter()
+            .find(|c| c.name == CheckId::PinGpuModel)
+            .unwrap();
         assert_eq!(
             model.detail,
             "track pins NVIDIA H100 80GB HBM3, found NVIDIA H200"
@@ -310,7 +317,7 @@ mod tests {
                 "pin.gpu_count"
             ]
         );
-        let cuda = checks.iter().find(|c| c.name == "pin.cuda").unwrap();
+        let cuda = checks.iter().find(|c| c.name == CheckId::PinCuda).unwrap();
         assert_eq!(cuda.detail, "track pins 13.0, found nothing");
     }
 

@@ -1,40 +1,185 @@
-//! Builds a records folder of real, signed bundles for the tests (docs/bundle-format.md
-//! files, signed with speedcert-attest and a key generated here).
+//! Builds records folders of real bundles for the tests, through speedcert-bundle's own
+//! types and writers, exactly as `speedcert certify` lays them out: track.toml (the test
+//! suite's test-tiny track under the spec's name), env.json, plan.json, every run's
+//! run.json and steps.csv, then summary.json *computed* from those files and signed
+//! with `seal`. Nothing here writes a verdict: a spec's times and losses decide it, and
+//! `records rebuild` recomputes it the way `speedcert verify` does.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
-use serde_json::json;
-use speedcert_attest::{Signer, generate_key, public_key_path, sign_bundle};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use speedcert_attest::{Signer, generate_key, public_key_path};
+use speedcert_bundle::env::Environment;
+use speedcert_bundle::plan::{PLAN_SCHEMA, Plan, Slot, StoredBaseline, TimeBaseline};
+use speedcert_bundle::run::{
+    CausalityResult, RUN_SCHEMA, Role, RunRecord, RunStatus, tokens_per_s,
+};
+use speedcert_bundle::steps::{StepLog, StepRow};
+use speedcert_bundle::summary::{self, Summary};
+use speedcert_bundle::{BundleInputs, Verdict, io, layout, seal};
 
-/// One run to write: role, index, train time (ms), final loss, status.
-pub struct RunSpec {
-    pub role: &'static str,
-    pub index: u32,
-    pub time_ms: f64,
-    pub loss: f64,
-    pub ok: bool,
+/// The test suite's track (target val_loss 2.85, p threshold 0.01, device cpu,
+/// validation every 10 steps).
+const TEST_TINY: &str = include_str!("../../../tests/tracks/test-tiny.toml");
+
+/// The main track of the standard folder.
+pub const TINY: &str = "synthetic-tiny";
+/// Steps of a finished run; a validation follows every [`EVERY`]th.
+pub const STEPS: usize = 40;
+pub const EVERY: usize = 10;
+/// The track's target val_loss.
+pub const TARGET: f64 = 2.85;
+/// Training tokens per step unless a run says otherwise (test-tiny: 16 × 32).
+pub const TOKENS_PER_STEP: u64 = 512;
+
+/// test-tiny.toml's text with its name replaced by `track`.
+pub fn track_toml(track: &str) -> String {
+    let text = TEST_TINY.replacen("name = \"test-tiny\"", &format!("name = \"{track}\""), 1);
+    assert_ne!(
+        text, TEST_TINY,
+        "test-tiny.toml no longer names itself test-tiny"
+    );
+    text
 }
 
-pub fn run(role: &'static str, index: u32, time_ms: f64, loss: f64) -> RunSpec {
+/// The sha256 a submission's source hashes to (one fixed value per name).
+pub fn source_sha256(submission: &str) -> String {
+    hex::encode(Sha256::digest(format!("source of {submission}").as_bytes()))
+}
+
+/// The certifying machine: no GPU, binary "test".
+pub fn environment() -> Environment {
+    Environment {
+        cpu_model: Some("Test CPU".into()),
+        cpu_count: Some(2),
+        kernel: Some("Linux 6.1".into()),
+        hostname: Some("certifier".into()),
+        binary_sha256: Some("test".into()),
+        speedcert_version: "0.1.0".into(),
+        ..Environment::default()
+    }
+}
+
+/// One run of a bundle; runs are numbered in the order they are listed.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    pub role: Role,
+    /// Training time at the last step (for a failed run, the pace its rows keep).
+    pub time_ms: f64,
+    /// Validation losses after steps 9, 19, 29 and 39; the last is the final loss.
+    pub vals: [f64; 4],
+    pub tokens_per_step: u64,
+    /// A failed run: the steps it logged before failing (0: an empty steps.csv).
+    pub failed_after: Option<usize>,
+}
+
+/// The default curve ending at `loss`: each validation better than the one before.
+pub fn curve_to(loss: f64) -> [f64; 4] {
+    [loss + 0.6, loss + 0.3, loss + 0.1, loss]
+}
+
+/// A candidate run that finished at `time_ms` with final loss `loss`.
+pub fn cand(time_ms: f64, loss: f64) -> RunSpec {
     RunSpec {
-        role,
-        index,
+        role: Role::Candidate,
         time_ms,
-        loss,
-        ok: true,
+        vals: curve_to(loss),
+        tokens_per_step: TOKENS_PER_STEP,
+        failed_after: None,
+    }
+}
+
+/// A baseline run (the record's submission rerun) that finished at `time_ms`.
+pub fn base(time_ms: f64, loss: f64) -> RunSpec {
+    RunSpec {
+        role: Role::Baseline,
+        ..cand(time_ms, loss)
+    }
+}
+
+/// A candidate run that failed after logging `steps` steps at the pace of a
+/// `time_ms` run, with the validations `vals` along the way.
+pub fn failed_cand(steps: usize, time_ms: f64, vals: [f64; 4]) -> RunSpec {
+    RunSpec {
+        failed_after: Some(steps),
+        vals,
+        ..cand(time_ms, vals[3])
+    }
+}
+
+impl RunSpec {
+    pub fn curve(mut self, vals: [f64; 4]) -> Self {
+        self.vals = vals;
+        self
+    }
+
+    pub fn tokens(mut self, per_step: u64) -> Self {
+        self.tokens_per_step = per_step;
+        self
+    }
+}
+
+/// What a bundle's times are compared with.
+#[derive(Debug, Clone)]
+pub enum Against {
+    /// No time comparison (a track's first certification).
+    Nothing,
+    /// The named submission rerun on the same machine, from the given source.
+    Rerun { submission: String, source: String },
+    /// The times stored in a record bundle.
+    Stored(StoredBaseline),
+}
+
+impl Against {
+    /// `submission` rerun from its one source ([`source_sha256`]).
+    pub fn rerun(submission: &str) -> Self {
+        Against::Rerun {
+            submission: submission.into(),
+            source: source_sha256(submission),
+        }
     }
 }
 
 pub struct BundleSpec<'a> {
+    /// Folder relative to the records folder.
     pub rel: &'a str,
     pub track: &'a str,
     pub submission: &'a str,
-    pub baseline: Option<&'a str>,
+    /// plan.json's created_at; runs start later that day.
     pub created_at: &'a str,
-    pub verdict: &'a str,
-    pub p_value: Option<f64>,
+    pub against: Against,
+    /// Run on CUDA, which the CPU track's pins refuse: every run is unofficial.
+    pub unofficial: bool,
     pub runs: Vec<RunSpec>,
+}
+
+pub fn spec<'a>(
+    rel: &'a str,
+    track: &'a str,
+    submission: &'a str,
+    created_at: &'a str,
+    against: Against,
+    runs: Vec<RunSpec>,
+) -> BundleSpec<'a> {
+    BundleSpec {
+        rel,
+        track,
+        submission,
+        created_at,
+        against,
+        unofficial: false,
+        runs,
+    }
+}
+
+impl BundleSpec<'_> {
+    /// The same bundle, run where the track's pins do not hold.
+    pub fn unofficial(mut self) -> Self {
+        self.unofficial = true;
+        self
+    }
 }
 
 pub struct Keys {
@@ -63,285 +208,330 @@ pub fn keys(records: &Path) -> Keys {
     }
 }
 
-fn mean_sd(v: &[f64]) -> (f64, f64) {
-    let n = v.len() as f64;
-    let m = v.iter().sum::<f64>() / n;
-    let var = if v.len() > 1 {
-        v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)
-    } else {
-        0.0
-    };
-    (m, var.sqrt())
+/// The step log of `r`: one row per step, validations after every [`EVERY`]th.
+fn step_log(r: &RunSpec) -> StepLog {
+    let n = r.failed_after.unwrap_or(STEPS);
+    let rows = (0..n)
+        .map(|i| StepRow {
+            step: i,
+            tokens: r.tokens_per_step * (i as u64 + 1),
+            // A ratio, so the last step is `time_ms` exactly.
+            train_time_ms: r.time_ms * ((i + 1) as f64 / STEPS as f64),
+            train_loss: Some(4.0 - 0.03 * i as f64),
+            val_loss: ((i + 1) % EVERY == 0).then(|| r.vals[(i + 1) / EVERY - 1]),
+            lr: Some(0.02),
+        })
+        .collect();
+    StepLog { rows }
 }
 
-/// Writes a bundle folder and signs it with `signer`; returns its path.
+/// Writes a bundle as `speedcert certify` does, computes its summary from the files
+/// and signs it with `signer`; returns its folder.
 pub fn write_bundle(records: &Path, spec: &BundleSpec, signer: &Signer) -> PathBuf {
     let dir = records.join(spec.rel);
-    std::fs::create_dir_all(dir.join("runs")).unwrap();
-    std::fs::write(
-        dir.join("track.toml"),
-        format!("name = \"{}\"\ntarget_val_loss = 3.28\n", spec.track),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("env.json"),
-        r#"{"gpu": [], "gpu_count": 0, "cpu_model": "test", "cpu_count": 2}"#,
-    )
-    .unwrap();
-    let cand: Vec<f64> = spec
-        .runs
-        .iter()
-        .filter(|r| r.role == "candidate" && r.ok)
-        .map(|r| r.time_ms)
-        .collect();
-    let base: Vec<f64> = spec
-        .runs
-        .iter()
-        .filter(|r| r.role == "baseline" && r.ok)
-        .map(|r| r.time_ms)
-        .collect();
-    let closs: Vec<f64> = spec
-        .runs
-        .iter()
-        .filter(|r| r.role == "candidate" && r.ok)
-        .map(|r| r.loss)
-        .collect();
-    let (cm, csd) = mean_sd(&cand);
-    let (lm, lsd) = mean_sd(&closs);
-    let baseline_stats = if base.is_empty() {
-        serde_json::Value::Null
-    } else {
-        let (bm, bsd) = mean_sd(&base);
-        json!({"n": base.len(), "mean_ms": bm, "sd_ms": bsd})
+    std::fs::create_dir_all(dir.join(layout::RUNS)).unwrap();
+    let track_text = track_toml(spec.track);
+    io::write_bytes(&dir.join(layout::TRACK), track_text.as_bytes()).unwrap();
+    let env = environment();
+    io::write_json(&dir.join(layout::ENV), &env).unwrap();
+    let device = if spec.unofficial { "cuda" } else { "cpu" };
+
+    let (comparison, baseline, baseline_sha, stored) = match &spec.against {
+        Against::Nothing => (TimeBaseline::None, None, None, None),
+        Against::Rerun { submission, source } => (
+            TimeBaseline::SameMachine,
+            Some(submission.clone()),
+            Some(source.clone()),
+            None,
+        ),
+        Against::Stored(s) => (
+            TimeBaseline::StoredRecord,
+            Some(s.submission.clone()),
+            None,
+            Some(s.clone()),
+        ),
     };
-    let summary = json!({
-        "schema": "speedcert/summary/v1",
-        "track": spec.track,
-        "submission": spec.submission,
-        "baseline_submission": spec.baseline,
-        "comparison": if spec.baseline.is_some() { "same-machine" } else { "none" },
-        "created_at": spec.created_at,
-        "threshold": 0.01,
-        "target_val_loss": 3.28,
-        "runs": {"candidate": cand.len(), "candidate_failed": 0, "baseline": base.len(), "baseline_failed": 0},
-        "time": {
-            "candidate": {"n": cand.len(), "mean_ms": cm, "sd_ms": csd, "min_ms": 0.0, "max_ms": 0.0},
-            "baseline": baseline_stats,
-            "p_value": spec.p_value,
-            "change_pct": null,
-            "ci95_diff_ms": null
-        },
-        "loss": {"mean": lm, "sd": lsd, "n": closs.len(), "t": -5.0, "p_value": 0.001},
-        "checks": [{"name": "causality", "passed": true, "detail": "ok"}],
-        "official": true,
-        "verdict": spec.verdict,
-        "a_field_from_the_future": {"readers": "must ignore it"}
-    });
-    std::fs::write(
-        dir.join("summary.json"),
-        serde_json::to_vec_pretty(&summary).unwrap(),
-    )
-    .unwrap();
-    for r in &spec.runs {
-        let rd = dir.join(format!("runs/run-{:03}", r.index));
-        std::fs::create_dir_all(&rd).unwrap();
-        let submission = if r.role == "candidate" {
-            spec.submission
-        } else {
-            spec.baseline.unwrap_or("reference")
-        };
-        let run = json!({
-            "schema": "speedcert/run/v1",
-            "track": spec.track,
-            "track_sha256": "00",
-            "submission": submission,
-            "role": r.role,
-            "run_index": r.index,
-            "seed": 1000 + u64::from(r.index),
-            "device": "cpu",
-            "precision": "f32",
-            "status": if r.ok { "ok" } else { "failed" },
-            "failure": if r.ok { serde_json::Value::Null } else { json!("NaN loss at step 3") },
-            "started_at": format!("{}T08:{:02}:00Z", &spec.created_at[..10], r.index),
-            "steps": 4,
-            "train_tokens": 4096,
-            "train_time_ms": if r.ok { json!(r.time_ms) } else { serde_json::Value::Null },
-            "val_time_ms": 12.5,
-            "time_to_target_ms": null,
-            "final_val_loss": if r.ok { json!(r.loss) } else { serde_json::Value::Null },
-            "heldout_val_loss": if r.ok { json!(r.loss + 0.002) } else { serde_json::Value::Null },
-            "reached_target": r.ok,
-            "official": true,
-            "throttled": false,
-            "env": {"cpu_count": 2},
-            "unknown_future_field": [1, 2, 3]
-        });
-        std::fs::write(
-            rd.join("run.json"),
-            serde_json::to_vec_pretty(&run).unwrap(),
-        )
-        .unwrap();
-        let mut steps = String::from("step,tokens,train_time_ms,train_loss,val_loss,lr\n");
-        for s in 0..=4u32 {
-            let t = r.time_ms * f64::from(s) / 4.0;
-            let val = if s % 2 == 0 {
-                format!("{}", r.loss + 0.5 * f64::from(4 - s) / 4.0)
+    let slots: Vec<Slot> = spec
+        .runs
+        .iter()
+        .enumerate()
+        .map(|(index, r)| Slot {
+            index,
+            role: r.role,
+            submission: match r.role {
+                Role::Candidate => spec.submission.to_owned(),
+                Role::Baseline => {
+                    assert_eq!(comparison, TimeBaseline::SameMachine, "{}", spec.rel);
+                    baseline.clone().unwrap()
+                }
+            },
+            seed: 1000 + index as u64,
+            heldout_seed: 5000 + index as u64,
+        })
+        .collect();
+    let plan = Plan {
+        schema: PLAN_SCHEMA.into(),
+        track: spec.track.into(),
+        track_sha256: hex::encode(Sha256::digest(track_text.as_bytes())),
+        submission: spec.submission.into(),
+        submission_sha256: source_sha256(spec.submission),
+        baseline_submission: baseline,
+        baseline_submission_sha256: baseline_sha,
+        comparison,
+        stored_baseline: stored,
+        device: serde_json::from_value(json!(device)).unwrap(),
+        created_at: spec.created_at.into(),
+        slots: slots.clone(),
+    };
+    io::write_json(&dir.join(layout::PLAN), &plan).unwrap();
+
+    // The track as the bundle reader parses it (speedcert_track::Track::load).
+    let track = BundleInputs::read(&dir).unwrap().track;
+    assert_eq!(track.spec.name, spec.track);
+    assert_eq!(track.sha256(), plan.track_sha256);
+    assert_eq!(track.spec.target.val_loss, TARGET);
+    let target = track.spec.target.val_loss;
+    let date = &spec.created_at[..10];
+
+    for (slot, r) in slots.iter().zip(&spec.runs) {
+        let log = step_log(r);
+        let last = log.rows.last();
+        let (tokens, time_ms) = last.map_or((0, 0.0), |l| (l.tokens, l.train_time_ms));
+        let failed = r.failed_after.is_some();
+        let final_loss = (!failed).then_some(r.vals[3]);
+        let record = RunRecord {
+            schema: RUN_SCHEMA.into(),
+            track: spec.track.into(),
+            track_sha256: track.sha256(),
+            submission: slot.submission.clone(),
+            submission_sha256: match slot.role {
+                Role::Candidate => plan.submission_sha256.clone(),
+                Role::Baseline => plan.baseline_submission_sha256.clone().unwrap(),
+            },
+            role: slot.role,
+            run_index: slot.index,
+            seed: slot.seed,
+            heldout_seed: Some(slot.heldout_seed),
+            device: plan.device,
+            precision: Default::default(),
+            status: if failed {
+                RunStatus::Failed
             } else {
-                String::new()
-            };
-            steps.push_str(&format!(
-                "{s},{},{t},{},{val},0.001\n",
-                1024 * s,
-                5.0 - f64::from(s) * 0.3
-            ));
-        }
-        std::fs::write(rd.join("steps.csv"), steps).unwrap();
-        std::fs::write(rd.join("gpu.csv"), "t_ms,util\n").unwrap();
+                RunStatus::Ok
+            },
+            failure: failed.then(|| format!("loss became NaN at step {}", log.rows.len())),
+            started_at: format!("{date}T23:{:02}:00Z", slot.index),
+            steps: log.rows.len(),
+            train_tokens: tokens,
+            train_time_ms: time_ms,
+            train_tokens_per_s: tokens_per_s(tokens, time_ms),
+            val_time_ms: 12.5,
+            init_time_ms: 3.5,
+            time_to_target_ms: if failed {
+                None
+            } else {
+                log.rows
+                    .iter()
+                    .find(|row| row.val_loss.is_some_and(|l| l <= target))
+                    .map(|row| row.train_time_ms)
+            },
+            final_val_loss: final_loss,
+            heldout_val_loss: final_loss.map(|l| l + 0.002),
+            target_val_loss: target,
+            loss_floor: track.spec.loss_floor(),
+            reached_target: final_loss.is_some_and(|l| l <= target),
+            official: !spec.unofficial,
+            throttled: false,
+            causality: (!failed).then(|| CausalityResult {
+                passed: true,
+                max_leak: 0.0,
+                probed_positions: vec![1, 16, 31],
+                logit_scale: 9.0,
+            }),
+            env: env.clone(),
+        };
+        let run_dir = io::create_run_dir(&dir, slot.index).unwrap();
+        io::write_run(&run_dir, &record, &log, None).unwrap();
     }
-    sign_bundle(
-        &dir,
-        std::slice::from_ref(signer),
-        json!({"verdict": spec.verdict}),
-    )
-    .unwrap();
+
+    let inputs = BundleInputs::read(&dir).unwrap();
+    let summary = summary::compute(&inputs);
+    seal(&dir, std::slice::from_ref(signer), &summary, None).unwrap();
     dir
 }
 
-/// The standard test records folder:
-/// - tiny/2026-11-20-reference: first record of `synthetic-tiny` (no baseline)
-/// - tiny/2026-11-22-fast: second record, candidate and baseline interleaved
-/// - tiny/2026-11-23-slow: "not significant" (runs counted, no record)
-/// - other/2026-11-21-ref: first record of track `other`
+/// [`write_bundle`], asserting the verdict its runs were chosen to give.
+pub fn write_expect(
+    records: &Path,
+    spec: &BundleSpec,
+    signer: &Signer,
+    verdict: Verdict,
+) -> PathBuf {
+    let dir = write_bundle(records, spec, signer);
+    let s = summary_of(&dir);
+    assert_eq!(s.verdict, verdict, "{}: {}", spec.rel, s.verdict_detail);
+    dir
+}
+
+/// A bundle's summary.json.
+pub fn summary_of(dir: &Path) -> Summary {
+    io::read_json(&dir.join(layout::SUMMARY)).unwrap()
+}
+
+/// sha256 of a bundle's attestation: the digest records and stored comparisons name.
+pub fn attestation_sha256(dir: &Path) -> String {
+    speedcert_fsio::sha256_file(&dir.join(layout::ATTESTATION)).unwrap()
+}
+
+/// A stored-record comparison against the record bundle `rel`, as `certify --against`
+/// builds it: its finished candidate times and losses and its attestation digest.
+pub fn stored(records: &Path, rel: &str) -> Against {
+    let dir = records.join(rel);
+    let inputs = BundleInputs::read(&dir).unwrap();
+    let ok: Vec<&RunRecord> = inputs
+        .runs
+        .iter()
+        .filter(|r| r.role == Role::Candidate && r.status == RunStatus::Ok)
+        .collect();
+    Against::Stored(StoredBaseline {
+        bundle: rel.into(),
+        attestation_sha256: attestation_sha256(&dir),
+        submission: inputs.plan.submission.clone(),
+        times_ms: ok.iter().map(|r| r.train_time_ms).collect(),
+        val_losses: ok.iter().filter_map(|r| r.final_val_loss).collect(),
+    })
+}
+
+/// Edits a signed bundle's JSON file in place, after signing (a tampered bundle).
+pub fn tamper_json(path: &Path, edit: impl FnOnce(&mut Value)) {
+    let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    edit(&mut v);
+    std::fs::write(path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+}
+
+/// Edits a bundle's summary and signs the edited summary with `signer`: every file then
+/// matches the attestation, but the summary no longer follows from the runs.
+pub fn resign_edited_summary(dir: &Path, signer: &Signer, edit: impl FnOnce(&mut Summary)) {
+    let mut s = summary_of(dir);
+    edit(&mut s);
+    seal(dir, std::slice::from_ref(signer), &s, None).unwrap();
+}
+
+/// The standard test records folder (verdicts computed from the runs):
+/// - tiny/2026-11-20-reference: `synthetic-tiny`'s first certification, no time
+///   comparison ("not significant"), loss test passed: record #1
+/// - other/2026-11-21-ref: the same for track `other`
+/// - tiny/2026-11-22-fast: "new record" against `reference` rerun interleaved: record
+///   #2; its baseline runs end far below every candidate (they are not the frontier's)
+/// - tiny/2026-11-23-slow: slower than its `fast` baseline, and a candidate run failed
+///   after two validations better than any other ("check failed"); runs only
 /// - tiny/2026-11-24-tampered: a "new record" whose run.json was edited after signing
-/// - tiny/2026-11-25-stranger: signed by a key that is not trusted
+/// - tiny/2026-11-25-stranger: a "new record" signed by a key that is not trusted
 pub fn standard(records: &Path) -> Keys {
     let k = keys(records);
-    let b = |rel, track, submission, baseline, created_at, verdict, p_value, runs| BundleSpec {
-        rel,
-        track,
-        submission,
-        baseline,
-        created_at,
-        verdict,
-        p_value,
-        runs,
-    };
-    write_bundle(
+    write_expect(
         records,
-        &b(
+        &spec(
             "bundles/tiny/2026-11-20-reference",
-            "synthetic-tiny",
+            TINY,
             "reference",
-            None,
             "2026-11-20T09:00:00Z",
-            "new record",
-            None,
-            vec![
-                run("candidate", 0, 1000.0, 3.20),
-                run("candidate", 1, 1010.0, 3.22),
-                run("candidate", 2, 990.0, 3.21),
-            ],
+            Against::Nothing,
+            vec![cand(1000.0, 2.60), cand(1010.0, 2.62), cand(990.0, 2.61)],
         ),
         &k.signer,
+        Verdict::NotSignificant,
     );
-    let mut fast = vec![
-        run("candidate", 0, 900.0, 3.25),
-        run("baseline", 1, 1001.0, 3.21),
-        run("candidate", 2, 905.0, 3.24),
-        run("baseline", 3, 999.0, 3.20),
-        run("candidate", 4, 895.0, 3.26),
-        run("baseline", 5, 1000.0, 3.21),
-    ];
-    fast.push(RunSpec {
-        role: "candidate",
-        index: 6,
-        time_ms: 0.0,
-        loss: 0.0,
-        ok: false,
-    });
-    write_bundle(
+    write_expect(
         records,
-        &b(
-            "bundles/tiny/2026-11-22-fast",
-            "synthetic-tiny",
-            "fast",
-            Some("reference"),
-            "2026-11-22T10:00:00Z",
-            "new record",
-            Some(0.0004),
-            fast,
-        ),
-        &k.signer,
-    );
-    write_bundle(
-        records,
-        &b(
-            "bundles/tiny/2026-11-23-slow",
-            "synthetic-tiny",
-            "slow",
-            Some("fast"),
-            "2026-11-23T10:00:00Z",
-            "not significant",
-            Some(0.3),
-            vec![
-                run("candidate", 0, 1200.0, 3.10),
-                run("baseline", 1, 902.0, 3.25),
-            ],
-        ),
-        &k.signer,
-    );
-    write_bundle(
-        records,
-        &b(
+        &spec(
             "bundles/other/2026-11-21-ref",
             "other",
             "reference",
-            None,
             "2026-11-21T09:00:00Z",
-            "new record",
-            None,
+            Against::Nothing,
+            vec![cand(61_000.0, 2.600), cand(62_000.0, 2.602)],
+        ),
+        &k.signer,
+        Verdict::NotSignificant,
+    );
+    write_expect(
+        records,
+        &spec(
+            "bundles/tiny/2026-11-22-fast",
+            TINY,
+            "fast",
+            "2026-11-22T10:00:00Z",
+            Against::rerun("reference"),
             vec![
-                run("candidate", 0, 61_000.0, 2.9),
-                run("candidate", 1, 62_000.0, 2.91),
+                cand(900.0, 2.62),
+                base(1001.0, 2.40),
+                cand(905.0, 2.61),
+                base(999.0, 2.41),
+                cand(895.0, 2.63),
+                base(1000.0, 2.42),
             ],
         ),
         &k.signer,
+        Verdict::NewRecord,
     );
-    let tampered = write_bundle(
+    write_expect(
         records,
-        &b(
+        &spec(
+            "bundles/tiny/2026-11-23-slow",
+            TINY,
+            "slow",
+            "2026-11-23T10:00:00Z",
+            Against::rerun("fast"),
+            vec![
+                cand(1200.0, 2.50),
+                base(902.0, 2.62),
+                cand(1190.0, 2.51),
+                base(898.0, 2.61),
+                failed_cand(25, 1000.0, [2.0, 1.95, 1.9, 1.85]),
+            ],
+        ),
+        &k.signer,
+        Verdict::CheckFailed,
+    );
+    let tampered = write_expect(
+        records,
+        &spec(
             "bundles/tiny/2026-11-24-tampered",
-            "synthetic-tiny",
+            TINY,
             "cheater",
-            Some("fast"),
             "2026-11-24T10:00:00Z",
-            "new record",
-            Some(0.0001),
+            Against::rerun("fast"),
             vec![
-                run("candidate", 0, 500.0, 3.27),
-                run("baseline", 1, 900.0, 3.25),
+                cand(500.0, 2.600),
+                base(900.0, 2.62),
+                cand(505.0, 2.602),
+                base(902.0, 2.61),
             ],
         ),
         &k.signer,
+        Verdict::NewRecord,
     );
-    let run_json = tampered.join("runs/run-000/run.json");
-    let text = std::fs::read_to_string(&run_json)
-        .unwrap()
-        .replace("500.0", "400.0");
-    std::fs::write(&run_json, text).unwrap();
-    write_bundle(
+    tamper_json(&tampered.join("runs/run-000/run.json"), |v| {
+        v["train_time_ms"] = json!(400.0);
+    });
+    write_expect(
         records,
-        &b(
+        &spec(
             "bundles/tiny/2026-11-25-stranger",
-            "synthetic-tiny",
+            TINY,
             "stranger",
-            Some("fast"),
             "2026-11-25T10:00:00Z",
-            "new record",
-            Some(0.0001),
-            vec![run("candidate", 0, 450.0, 3.27)],
+            Against::rerun("fast"),
+            vec![
+                cand(450.0, 2.600),
+                base(900.0, 2.62),
+                cand(455.0, 2.602),
+                base(902.0, 2.61),
+            ],
         ),
         &k.other,
+        Verdict::NewRecord,
     );
     k
 }

@@ -14,7 +14,11 @@ pub fn emit_report(
 ) -> anyhow::Result<bool> {
     let text = serde_json::to_string_pretty(report)?;
     if let Some(path) = out {
-        speedcert::bundle::write_bytes(path, format!("{text}\n").as_bytes())?;
+        speedcert_fsio::write_atomic(
+            path,
+            format!("{text}\n").as_bytes(),
+            speedcert_fsio::Mode::Public,
+        )?;
     }
     if json {
         println!("{text}");

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use speedcert_bundle::export::{self, Format, check_mllog};
 use speedcert_bundle::{BundleInputs, Summary, layout};
 
-use super::code;
 use super::exit::SUCCESS;
+use super::{code, out};
 
 /// Arguments of `speedcert export`.
 #[derive(clap::Args, Debug)]
@@ -43,7 +43,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             speedcert_bundle::io::write_bytes(path, text.as_bytes())?;
             eprintln!("wrote {} ({})", path.display(), args.format);
         }
-        None => print!("{text}"),
+        None => out(&text)?,
     }
     Ok(code(SUCCESS))
 }

@@ -13,6 +13,7 @@ pub mod run;
 pub mod sign;
 pub mod verify;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 /// Exit codes shared by every command (DESIGN.md, Command line).
@@ -26,4 +27,13 @@ pub mod exit {
 
 pub fn code(c: u8) -> ExitCode {
     ExitCode::from(c)
+}
+
+/// Writes to stdout; a closed pipe (`speedcert records show | head`) ends output
+/// quietly instead of panicking as `print!` would.
+pub fn out(text: &str) -> anyhow::Result<()> {
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
 }

@@ -1,12 +1,11 @@
 //! `speedcert records rebuild | show | frontier | site`: the published records, from
 //! the analysis crate. Parsing only; all work is in `speedcert_analysis`.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::code;
 use super::exit::{ERROR, FAILED_VERDICT, SUCCESS};
+use super::{code, out};
 
 /// The published records: rebuild the tables from verified bundles, show them, the
 /// efficiency frontier, and the leaderboard page.
@@ -73,15 +72,6 @@ pub enum Command {
         #[arg(long, default_value = "site")]
         out: PathBuf,
     },
-}
-
-/// Writes to stdout; a closed pipe (`speedcert records show | head`) ends output
-/// quietly instead of panicking as `print!` would.
-fn out(text: &str) -> anyhow::Result<()> {
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(()),
-    }
 }
 
 /// Runs a `records` subcommand and returns the process exit code (0 success, 1 error,
