@@ -22,6 +22,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Certification, ExportError, Exporter};
+use crate::plan::Slot;
 use crate::run::{Role, RunRecord, RunStatus, tokens_per_s};
 use crate::summary::BundleInputs;
 
@@ -98,6 +99,24 @@ impl RunRow {
             reached_target: Some(r.reached_target),
         }
     }
+
+    /// A planned run that left no run.json: the summary counts it as failed.
+    fn missing(slot: &Slot) -> Self {
+        Self {
+            run_index: slot.index,
+            role: slot.role,
+            submission: slot.submission.clone(),
+            seed: slot.seed,
+            status: RowStatus::Missing,
+            failure: None,
+            train_time_ms: None,
+            final_val_loss: None,
+            heldout_val_loss: None,
+            train_tokens: None,
+            train_tokens_per_s: None,
+            reached_target: None,
+        }
+    }
 }
 
 /// One row per plan slot, in plan order: a run that never finished still appears, as
@@ -110,20 +129,7 @@ pub fn rows(inputs: &BundleInputs) -> Vec<RunRow> {
         .map(
             |slot| match inputs.runs.iter().find(|r| r.run_index == slot.index) {
                 Some(r) => RunRow::of(r),
-                None => RunRow {
-                    run_index: slot.index,
-                    role: slot.role,
-                    submission: slot.submission.clone(),
-                    seed: slot.seed,
-                    status: RowStatus::Missing,
-                    failure: None,
-                    train_time_ms: None,
-                    final_val_loss: None,
-                    heldout_val_loss: None,
-                    train_tokens: None,
-                    train_tokens_per_s: None,
-                    reached_target: None,
-                },
+                None => RunRow::missing(slot),
             },
         )
         .collect()
@@ -154,20 +160,13 @@ mod tests {
     /// names.
     #[test]
     fn columns_match_the_row_fields() {
-        let row = RunRow {
-            run_index: 0,
+        let row = RunRow::missing(&Slot {
+            index: 0,
             role: Role::Candidate,
             submission: "s".into(),
             seed: 1,
-            status: RowStatus::Missing,
-            failure: None,
-            train_time_ms: None,
-            final_val_loss: None,
-            heldout_val_loss: None,
-            train_tokens: None,
-            train_tokens_per_s: None,
-            reached_target: None,
-        };
+            heldout_seed: 2,
+        });
         let mut w = ::csv::Writer::from_writer(Vec::new());
         w.serialize(&row).unwrap();
         let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
