@@ -14,19 +14,18 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::digest::sha256_files;
-use crate::dsse::{Envelope, PAYLOAD_TYPE};
+use crate::dsse::{Envelope, MAX_ENVELOPE_BYTES, MAX_SIGNATURES, PAYLOAD_TYPE, ReadError};
 use crate::error::{Error, Result};
 use crate::keys::{Signer, TrustStore, short_hex};
 use crate::report::{Check, SignedBy, VerifyReport, check};
 use crate::statement::{
-    ENVELOPE_FILE, PREDICATE_TYPE, ResourceDescriptor, STATEMENT_TYPE, Statement,
+    ENVELOPE_FILE, MAX_SUBJECTS, PREDICATE_TYPE, STATEMENT_TYPE, Statement, bundle_subjects,
     check_subject_name, list_bundle,
 };
-use speedcert_fsio::{Mode, write_atomic};
+use speedcert_fsio::{Mode, read_capped, write_atomic};
 
-/// An envelope is read whole; its statement holds ~150 bytes per file, so 64 MiB is
-/// hundreds of thousands of files. Anything larger is refused rather than loaded.
-const MAX_ENVELOPE_BYTES: u64 = 64 << 20;
+/// How a too-large envelope names its cap.
+const ENVELOPE_CAP: &str = "speedcert_attest::MAX_ENVELOPE_BYTES";
 
 /// What [`sign_bundle`] or [`cosign_bundle`] wrote.
 #[derive(Debug, Clone, Serialize)]
@@ -51,22 +50,7 @@ pub fn sign_bundle(dir: &Path, signers: &[Signer], predicate: Value) -> Result<S
             found: json_kind(&predicate),
         });
     }
-    let listing = list_bundle(dir)?;
-    if let Some(bad) = listing.refused.first() {
-        return Err(Error::UnsafeEntry {
-            path: dir.join(&bad.name),
-            reason: bad.reason.clone(),
-        });
-    }
-    let paths: Vec<PathBuf> = listing.files.iter().map(|f| f.path.clone()).collect();
-    let digests = sha256_files(&paths)?;
-    let bytes = listing.files.iter().map(|f| f.len).sum();
-    let subject: Vec<ResourceDescriptor> = listing
-        .files
-        .iter()
-        .zip(digests)
-        .map(|(f, d)| ResourceDescriptor::file(f.name.clone(), d))
-        .collect();
+    let (subject, bytes) = bundle_subjects(dir)?;
     let statement = Statement::new(subject, predicate);
     let body = serde_json::to_vec(&statement).expect("a Statement always serialises");
     let envelope = Envelope::sign(PAYLOAD_TYPE, &body, signers);
@@ -92,17 +76,23 @@ pub fn cosign_bundle(dir: &Path, signers: &[Signer]) -> Result<SignedBundle> {
         path: path.clone(),
         reason,
     };
-    let raw = match fs::read(&path) {
-        Ok(raw) => raw,
-        Err(e) if e.kind() == ErrorKind::NotFound => {
+    if let Err(e) = fs::metadata(&path) {
+        if e.kind() == ErrorKind::NotFound {
             return Err(bad(
                 "absent: the bundle is not signed yet; sign it before co-signing".into(),
             ));
         }
-        Err(e) => return Err(Error::io(&path, e)),
-    };
-    let mut envelope: Envelope =
-        serde_json::from_slice(&raw).map_err(|e| bad(envelope_problem(&e, raw.len())))?;
+        return Err(Error::io(&path, e));
+    }
+    let raw = read_capped(&path, MAX_ENVELOPE_BYTES, ENVELOPE_CAP)?;
+    let mut envelope = Envelope::from_json(&raw).map_err(|e| bad(read_problem(&e, raw.len())))?;
+    if envelope.signatures.len() + signers.len() > MAX_SIGNATURES {
+        return Err(bad(format!(
+            "has {} signatures; {} more would pass the {MAX_SIGNATURES} a verifier reads (speedcert_attest::MAX_SIGNATURES)",
+            envelope.signatures.len(),
+            signers.len()
+        )));
+    }
     if envelope.payload_type != PAYLOAD_TYPE {
         return Err(bad(format!(
             "payloadType is {:?}, expected {PAYLOAD_TYPE:?}",
@@ -200,23 +190,32 @@ pub fn verify_bundle(dir: &Path, trust: &TrustStore, threshold: usize) -> Result
             report.add_check(Check::fail(
                 check::ENVELOPE,
                 Some(ENVELOPE_FILE),
-                format!(
-                    "is {} bytes, more than any bundle's attestation needs (limit {MAX_ENVELOPE_BYTES})",
-                    m.len()
-                ),
+                too_large_envelope(),
             ));
             return Ok(report);
         }
         Ok(_) => {}
     }
-    let raw = fs::read(&env_path).map_err(|e| Error::io(&env_path, e))?;
-    let envelope: Envelope = match serde_json::from_slice(&raw) {
+    // Read with the cap, not read then check: the file may grow in between.
+    let raw = match read_capped(&env_path, MAX_ENVELOPE_BYTES, ENVELOPE_CAP) {
+        Ok(raw) => raw,
+        Err(speedcert_fsio::FsError::TooLarge { .. }) => {
+            report.add_check(Check::fail(
+                check::ENVELOPE,
+                Some(ENVELOPE_FILE),
+                too_large_envelope(),
+            ));
+            return Ok(report);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let envelope = match Envelope::from_json(&raw) {
         Ok(env) => env,
         Err(e) => {
             report.add_check(Check::fail(
                 check::ENVELOPE,
                 Some(ENVELOPE_FILE),
-                envelope_problem(&e, raw.len()),
+                read_problem(&e, raw.len()),
             ));
             return Ok(report);
         }
@@ -256,23 +255,24 @@ pub fn verify_bundle(dir: &Path, trust: &TrustStore, threshold: usize) -> Result
     // 3. Signatures and the threshold of distinct trusted keys.
     let verification = envelope.verify(&body, trust);
     for r in &verification.results {
-        let n = r.index.to_string();
-        match (&r.verified_by, &r.problem) {
-            (Some(id), _) => report.add_check(Check::pass(
+        if let Some(id) = &r.verified_by {
+            report.add_check(Check::pass(
                 check::SIGNATURE,
-                Some(&n),
+                Some(&r.index.to_string()),
                 format!(
                     "key {} ({})",
                     id.short(),
                     r.key_source.as_deref().unwrap_or("?")
                 ),
-            )),
-            (None, problem) => report.add_check(Check::warn(
-                check::SIGNATURE,
-                Some(&n),
-                problem.clone().unwrap_or_default(),
-            )),
+            ));
         }
+    }
+    for g in &verification.rejected {
+        report.add_check(Check::warn(
+            check::SIGNATURE,
+            Some(&g.positions()),
+            g.detail.clone(),
+        ));
     }
     let signed_by: Vec<SignedBy> = verification
         .accepted
@@ -328,7 +328,24 @@ pub fn verify_bundle(dir: &Path, trust: &TrustStore, threshold: usize) -> Result
             return Ok(report);
         }
     };
-    if statement.type_ == STATEMENT_TYPE {
+    if statement.subject.len() > MAX_SUBJECTS {
+        report.add_check(Check::fail(
+            check::STATEMENT,
+            None,
+            format!(
+                "lists {} subjects, more than the {MAX_SUBJECTS} a verifier reads (speedcert_attest::MAX_SUBJECTS); no file was checked",
+                statement.subject.len()
+            ),
+        ));
+        return Ok(report);
+    }
+    if statement.subject.is_empty() {
+        report.add_check(Check::fail(
+            check::STATEMENT,
+            None,
+            "lists no subjects; an in-toto Statement v1 needs at least one",
+        ));
+    } else if statement.type_ == STATEMENT_TYPE {
         report.add_check(Check::pass(
             check::STATEMENT,
             Some(STATEMENT_TYPE),
@@ -546,8 +563,24 @@ fn check_files(dir: &Path, statement: &Statement) -> Result<FileChecks> {
     })
 }
 
-/// Say what is wrong with an envelope that did not parse, telling a cut-off file from
-/// one that is not JSON at all from JSON of the wrong shape.
+fn too_large_envelope() -> String {
+    format!(
+        "is larger than {MAX_ENVELOPE_BYTES} bytes, the most a verifier reads ({ENVELOPE_CAP}); not read"
+    )
+}
+
+/// Say why an envelope file was refused: too many signatures, or what is wrong with
+/// one that did not parse.
+fn read_problem(e: &ReadError, len: usize) -> String {
+    match e {
+        ReadError::TooManySignatures { found } => format!(
+            "has {found} signatures, more than the {MAX_SIGNATURES} a verifier reads (speedcert_attest::MAX_SIGNATURES); none was checked"
+        ),
+        ReadError::Json(e) => envelope_problem(e, len),
+    }
+}
+
+/// Tell a cut-off file from one that is not JSON at all from JSON of the wrong shape.
 fn envelope_problem(e: &serde_json::Error, len: usize) -> String {
     use serde_json::error::Category;
     if len == 0 {

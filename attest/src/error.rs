@@ -30,6 +30,21 @@ pub enum Error {
     #[error("{}: not an ed25519 private key in PKCS#8 PEM: {reason}", path.display())]
     BadPrivateKey { path: PathBuf, reason: String },
 
+    /// A well-formed key of another algorithm, named by its OID: the parser's own error
+    /// would name Ed25519's OID, the one it wanted, as if it were the unsupported one.
+    #[error(
+        "{}: is {kind}, not an ed25519 key; speedcert signs and verifies with ed25519 only (make one with speedcert keygen, or openssl genpkey -algorithm ed25519)",
+        path.display()
+    )]
+    ForeignKey { path: PathBuf, kind: String },
+
+    /// An empty key file, said plainly (the PEM parser calls it a "NUL byte").
+    #[error("{}: the file is empty; expected {expected}", path.display())]
+    EmptyKeyFile {
+        path: PathBuf,
+        expected: &'static str,
+    },
+
     #[error("{}: not an ed25519 public key in SPKI PEM: {reason}", path.display())]
     BadPublicKey { path: PathBuf, reason: String },
 
@@ -49,6 +64,37 @@ pub enum Error {
 
     #[error("{}: not a folder", path.display())]
     NotAFolder { path: PathBuf },
+
+    /// `sign` on a folder with no files: in-toto requires at least one subject.
+    #[error(
+        "{}: no files to sign; an in-toto statement needs at least one subject",
+        path.display()
+    )]
+    EmptyBundle { path: PathBuf },
+
+    /// More files than a verifier reads ([`crate::MAX_SUBJECTS`]); signing them would
+    /// make a bundle that no verifier accepts.
+    #[error(
+        "{}: {found} files, more than the {max} subjects a verifier reads (speedcert_attest::MAX_SUBJECTS)",
+        path.display()
+    )]
+    TooManySubjects {
+        path: PathBuf,
+        found: usize,
+        max: usize,
+    },
+
+    /// A file larger than the cap named by `what`, refused without reading past it.
+    #[error("{}: larger than the {limit} bytes a verifier reads ({what})", path.display())]
+    TooLarge {
+        path: PathBuf,
+        limit: u64,
+        what: &'static str,
+    },
+
+    /// Any other file-system refusal, as speedcert-fsio words it.
+    #[error(transparent)]
+    Fs(speedcert_fsio::FsError),
 
     /// A bundle entry that cannot be a subject: a symlink, a FIFO, a name that is not
     /// UTF-8 or could be read as leaving the folder.
@@ -74,21 +120,34 @@ impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, cause: io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            cause,
+            cause: without_temp_path(cause),
         }
     }
 }
 
+/// tempfile appends ` at path "DIR/.speedcert-XXXX.tmp"` to an OS error: a name the user
+/// never chose and never sees. [`Error::Io`] already names the file, so keep the OS error
+/// alone (tempfile keeps its kind but hides the raw code, hence the text).
+fn without_temp_path(cause: io::Error) -> io::Error {
+    if cause.raw_os_error().is_none() {
+        let text = cause.to_string();
+        if let Some((os, _)) = text.split_once(" at path \"") {
+            return io::Error::new(cause.kind(), os.to_string());
+        }
+    }
+    cause
+}
+
 impl From<speedcert_fsio::FsError> for Error {
-    /// A file that must not be overwritten (a key) keeps its own error; anything else
-    /// is an I/O error on that file.
+    /// A file that must not be overwritten (a key) keeps its own error; an I/O error
+    /// becomes ours, whose message holds the cause once (fsio's also makes it a source).
     fn from(e: speedcert_fsio::FsError) -> Self {
+        use speedcert_fsio::FsError;
         match e {
-            speedcert_fsio::FsError::Exists { path } => Error::KeyExists { path },
-            speedcert_fsio::FsError::Io { path, source } => Error::Io {
-                path,
-                cause: source,
-            },
+            FsError::Exists { path } => Error::KeyExists { path },
+            FsError::Io { path, source } => Error::io(path, source),
+            FsError::TooLarge { path, limit, what } => Error::TooLarge { path, limit, what },
+            other => Error::Fs(other),
         }
     }
 }
@@ -109,6 +168,19 @@ fn shell_quote(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn io_error_drops_the_temp_file_name() {
+        let wrapped = tempfile::Builder::new()
+            .tempfile_in("/nonexistent-speedcert-dir")
+            .unwrap_err();
+        assert!(wrapped.to_string().contains(" at path "), "{wrapped}");
+        let e = Error::io("/nonexistent-speedcert-dir", wrapped);
+        assert_eq!(
+            e.to_string(),
+            "/nonexistent-speedcert-dir: No such file or directory (os error 2)"
+        );
+    }
 
     #[test]
     fn too_open_message_reads_like_ssh() {

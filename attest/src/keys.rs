@@ -2,26 +2,42 @@
 //!
 //! Files (RFC 8410 encodings, written and read by ed25519-dalek's `pkcs8`/`pem`
 //! support, never by hand):
-//! - private key: PKCS#8 (RFC 5958 OneAsymmetricKey v2, seed plus public key) in a
-//!   `-----BEGIN PRIVATE KEY-----` PEM, mode 0600;
+//! - private key: PKCS#8 v1 (RFC 5208 PrivateKeyInfo, i.e. RFC 5958 OneAsymmetricKey
+//!   version 0: the seed alone) in a `-----BEGIN PRIVATE KEY-----` PEM, mode 0600. This
+//!   is what `openssl genpkey -algorithm ed25519` writes; OpenSSL 3.0 and Python
+//!   cryptography refuse the v2 form (seed plus public key) that speedcert wrote before,
+//!   which is still read;
 //! - public key: SubjectPublicKeyInfo (RFC 5280) in a `-----BEGIN PUBLIC KEY-----` PEM,
 //!   beside the private key as [`public_key_path`] names it (`key.pem` -> `key.pub.pem`),
 //!   so it can be copied into a trust folder such as `records/keys/` as is.
 //!
-//! Both formats are what `openssl pkey` reads and writes for ed25519.
+//! A key of another algorithm is named as such (RSA, EC, ...) with its OID.
 
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
-use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+use ed25519_dalek::pkcs8::spki::der::pem::{self, LineEnding};
+use ed25519_dalek::pkcs8::spki::{ObjectIdentifier, SubjectPublicKeyInfoRef};
+use ed25519_dalek::pkcs8::{
+    ALGORITHM_OID, Document, EncodePrivateKey, EncodePublicKey, KeypairBytes, PrivateKeyInfo,
+    SecretDocument,
+};
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use speedcert_fsio::{Mode, write_new};
+use speedcert_fsio::{Mode, read_capped, write_new};
+
+/// The largest key file read (64 KiB). An ed25519 PEM is ~120 bytes and even an RSA-16384
+/// one is ~13 KiB; a trust folder is read by verifiers, who should not load a huge file
+/// someone named `*.pem`.
+pub const MAX_KEY_FILE_BYTES: u64 = 64 << 10;
+
+const KEY_CAP: &str = "speedcert_attest::MAX_KEY_FILE_BYTES";
+const PRIVATE_PEM: &str = "an ed25519 private key in PKCS#8 PEM (-----BEGIN PRIVATE KEY-----)";
+const PUBLIC_PEM: &str = "an ed25519 public key in SPKI PEM (-----BEGIN PUBLIC KEY-----)";
 
 /// A key's id: lowercase hex SHA-256 of the raw 32-byte ed25519 public key, i.e. the
 /// RFC 8032 §5.1.5 point encoding (`VerifyingKey::to_bytes()`), not of its PEM or
@@ -84,18 +100,11 @@ impl Signer {
     /// (as ssh does): a readable signing key lets anyone forge certified records.
     pub fn load(path: &Path) -> Result<Self> {
         check_private_mode(path)?;
-        let mut bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
-        let parsed = match std::str::from_utf8(&bytes) {
-            Ok(text) => SigningKey::from_pkcs8_pem(text).map_err(|e| e.to_string()),
-            Err(_) => Err("the file is not text (a DER key? convert it to PEM)".to_string()),
-        };
+        let mut bytes = read_capped(path, MAX_KEY_FILE_BYTES, KEY_CAP)?;
+        let parsed = parse_private_key(path, &bytes);
         // Wipe our copy of the secret; the parsed key zeroizes itself on drop.
         bytes.fill(0);
-        let key = parsed.map_err(|reason| Error::BadPrivateKey {
-            path: path.into(),
-            reason,
-        })?;
-        Ok(Signer::from_signing_key(key, path))
+        Ok(Signer::from_signing_key(parsed?, path))
     }
 
     pub fn key_id(&self) -> &KeyId {
@@ -124,6 +133,135 @@ impl fmt::Debug for Signer {
             .field("source", &self.source)
             .finish_non_exhaustive()
     }
+}
+
+/// A PKCS#8 PEM ed25519 private key: v1 (what [`generate_key`] and OpenSSL write) or v2
+/// (with the public key, what speedcert wrote before, checked against the seed).
+fn parse_private_key(path: &Path, bytes: &[u8]) -> Result<SigningKey> {
+    let bad = |reason: String| Error::BadPrivateKey {
+        path: path.into(),
+        reason,
+    };
+    let (label, text) = pem_label(bytes, PRIVATE_PEM).map_err(|e| e.into_error(path, &bad))?;
+    match label {
+        "PRIVATE KEY" => {}
+        "ENCRYPTED PRIVATE KEY" => {
+            return Err(bad(
+                "it is encrypted; speedcert reads unencrypted keys (mode 0600 protects them)"
+                    .into(),
+            ));
+        }
+        "PUBLIC KEY" => {
+            return Err(bad(
+                "it is a public key; sign with the private key (NAME.pem, not NAME.pub.pem)".into(),
+            ));
+        }
+        other => return Err(foreign_label(path, other).unwrap_or_else(|| bad(wrong_label(other)))),
+    }
+    let (_, der) = SecretDocument::from_pem(text).map_err(|e| bad(e.to_string()))?;
+    let info = PrivateKeyInfo::try_from(der.as_bytes()).map_err(|e| bad(e.to_string()))?;
+    if info.algorithm.oid != ALGORITHM_OID {
+        return Err(Error::ForeignKey {
+            path: path.into(),
+            kind: key_kind(&info.algorithm.oid),
+        });
+    }
+    let pair = KeypairBytes::try_from(info).map_err(|e| bad(e.to_string()))?;
+    SigningKey::try_from(&pair).map_err(|e| bad(e.to_string()))
+}
+
+/// An SPKI PEM ed25519 public key.
+fn parse_public_key(path: &Path, bytes: &[u8]) -> Result<VerifyingKey> {
+    let bad = |reason: String| Error::BadPublicKey {
+        path: path.into(),
+        reason,
+    };
+    let (label, text) = pem_label(bytes, PUBLIC_PEM).map_err(|e| e.into_error(path, &bad))?;
+    if label.contains("PRIVATE KEY") {
+        return Err(Error::PrivateKeyInTrustStore { path: path.into() });
+    }
+    if label != "PUBLIC KEY" {
+        return Err(foreign_label(path, label).unwrap_or_else(|| bad(wrong_label(label))));
+    }
+    let (_, der) = Document::from_pem(text).map_err(|e| bad(e.to_string()))?;
+    let spki = SubjectPublicKeyInfoRef::try_from(der.as_bytes()).map_err(|e| bad(e.to_string()))?;
+    if spki.algorithm.oid != ALGORITHM_OID {
+        return Err(Error::ForeignKey {
+            path: path.into(),
+            kind: key_kind(&spki.algorithm.oid),
+        });
+    }
+    VerifyingKey::try_from(spki).map_err(|e| bad(e.to_string()))
+}
+
+/// Why a key file is not PEM, before its label is known.
+enum PemProblem {
+    Empty(&'static str),
+    Other(String),
+}
+
+impl PemProblem {
+    fn into_error(self, path: &Path, bad: &dyn Fn(String) -> Error) -> Error {
+        match self {
+            PemProblem::Empty(expected) => Error::EmptyKeyFile {
+                path: path.into(),
+                expected,
+            },
+            PemProblem::Other(reason) => bad(reason),
+        }
+    }
+}
+
+/// The PEM label of a key file and its text, read before the body so that a key of
+/// another format is named by its label. An empty file is said to be empty: the PEM
+/// parser's own word for it is "NUL byte".
+fn pem_label<'a>(
+    bytes: &'a [u8],
+    expected: &'static str,
+) -> std::result::Result<(&'a str, &'a str), PemProblem> {
+    if bytes.trim_ascii().is_empty() {
+        return Err(PemProblem::Empty(expected));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| {
+        PemProblem::Other("the file is not text (a DER key? convert it to PEM)".into())
+    })?;
+    let label = pem::decode_label(bytes).map_err(|e| PemProblem::Other(e.to_string()))?;
+    Ok((label, text))
+}
+
+/// A PEM label that names another algorithm's own format (PKCS#1, SEC1, OpenSSH).
+fn foreign_label(path: &Path, label: &str) -> Option<Error> {
+    let kind = match label {
+        "RSA PRIVATE KEY" | "RSA PUBLIC KEY" => format!("an RSA key (PKCS#1 PEM, {label})"),
+        "EC PRIVATE KEY" => format!("an EC key (SEC1 PEM, {label})"),
+        "DSA PRIVATE KEY" => format!("a DSA key ({label})"),
+        "OPENSSH PRIVATE KEY" => format!("an OpenSSH key file ({label})"),
+        _ => return None,
+    };
+    Some(Error::ForeignKey {
+        path: path.into(),
+        kind,
+    })
+}
+
+fn wrong_label(label: &str) -> String {
+    format!("the PEM block is {label:?}, not a key")
+}
+
+/// Names the algorithm of a key that is not ed25519 (OIDs of RFC 8017, RFC 5480, RFC
+/// 3279 and RFC 8410), so a message never suggests it is an ed25519 key.
+fn key_kind(oid: &ObjectIdentifier) -> String {
+    let name = match oid.to_string().as_str() {
+        "1.2.840.113549.1.1.1" => "an RSA key",
+        "1.2.840.113549.1.1.10" => "an RSA-PSS key",
+        "1.2.840.10045.2.1" => "an EC key",
+        "1.2.840.10040.4.1" => "a DSA key",
+        "1.3.101.110" => "an X25519 key",
+        "1.3.101.111" => "an X448 key",
+        "1.3.101.113" => "an Ed448 key",
+        _ => "a key of another algorithm",
+    };
+    format!("{name} (OID {oid})")
 }
 
 #[cfg(unix)]
@@ -180,6 +318,13 @@ pub fn generate_key(private: &Path) -> Result<GeneratedKey> {
             return Err(Error::KeyExists { path: p.into() });
         }
     }
+    // Else creating the folder fails with the misleading "File exists".
+    if let Some(dir) = private.parent().filter(|d| !d.as_os_str().is_empty())
+        && dir.exists()
+        && !dir.is_dir()
+    {
+        return Err(Error::NotAFolder { path: dir.into() });
+    }
     let mut seed = [0u8; 32];
     rand::rngs::OsRng.try_fill_bytes(&mut seed).map_err(|e| {
         Error::io(
@@ -189,12 +334,16 @@ pub fn generate_key(private: &Path) -> Result<GeneratedKey> {
     })?;
     let key = SigningKey::from_bytes(&seed);
     seed.fill(0);
-    let private_pem = key
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| Error::BadPrivateKey {
-            path: private.into(),
-            reason: e.to_string(),
-        })?;
+    // Version 1 (no public key): what OpenSSL 3.0 and Python cryptography read.
+    let private_pem = KeypairBytes {
+        secret_key: key.to_bytes(),
+        public_key: None,
+    }
+    .to_pkcs8_pem(LineEnding::LF)
+    .map_err(|e| Error::BadPrivateKey {
+        path: private.into(),
+        reason: e.to_string(),
+    })?;
     let verifying = key.verifying_key();
     let public_pem =
         verifying
@@ -231,19 +380,8 @@ impl TrustedKey {
 
     /// Load an SPKI PEM public key file.
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
-        let text = std::str::from_utf8(&bytes).map_err(|_| Error::BadPublicKey {
-            path: path.into(),
-            reason: "the file is not text (a DER key? convert it to PEM)".into(),
-        })?;
-        if text.contains("PRIVATE KEY-----") {
-            return Err(Error::PrivateKeyInTrustStore { path: path.into() });
-        }
-        let key = VerifyingKey::from_public_key_pem(text).map_err(|e| Error::BadPublicKey {
-            path: path.into(),
-            reason: e.to_string(),
-        })?;
-        Ok(TrustedKey::new(key, path))
+        let bytes = read_capped(path, MAX_KEY_FILE_BYTES, KEY_CAP)?;
+        Ok(TrustedKey::new(parse_public_key(path, &bytes)?, path))
     }
 
     pub fn key_id(&self) -> &KeyId {

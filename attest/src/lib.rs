@@ -11,6 +11,9 @@
 //! - [`sign_bundle`] / [`verify_bundle`]: the high-level API, returning a
 //!   [`VerifyReport`] of named checks.
 //!
+//! A verifier reads files others wrote, so what it reads is capped: [`MAX_ENVELOPE_BYTES`],
+//! [`MAX_SIGNATURES`], [`MAX_SUBJECTS`], [`MAX_KEY_FILE_BYTES`].
+//!
 //! Specs: DSSE <https://github.com/secure-systems-lab/dsse/blob/v1.0.2/protocol.md>,
 //! in-toto Statement <https://github.com/in-toto/attestation/blob/main/spec/v1/statement.md>,
 //! Ed25519 RFC 8032, key files RFC 8410.
@@ -24,10 +27,11 @@ mod report;
 pub mod statement;
 
 pub use bundle::{SignedBundle, cosign_bundle, sign_bundle, verify_bundle};
-pub use dsse::{Envelope, PAYLOAD_TYPE, pae};
+pub use dsse::{Envelope, MAX_ENVELOPE_BYTES, MAX_SIGNATURES, PAYLOAD_TYPE, pae};
 pub use error::{Error, Result};
 pub use keys::{
-    GeneratedKey, KeyId, Signer, TrustStore, TrustedKey, generate_key, public_key_path,
+    GeneratedKey, KeyId, MAX_KEY_FILE_BYTES, Signer, TrustStore, TrustedKey, generate_key,
+    public_key_path,
 };
 pub use report::{Check, Outcome, SignedBy, VerifyReport, check};
-pub use statement::{ENVELOPE_FILE, PREDICATE_TYPE, STATEMENT_TYPE, Statement};
+pub use statement::{ENVELOPE_FILE, MAX_SUBJECTS, PREDICATE_TYPE, STATEMENT_TYPE, Statement};

@@ -31,6 +31,12 @@ pub const PREDICATE_TYPE: &str = "https://speedcert.dev/bundle/v1";
 /// The envelope's file name at the top of a bundle folder; never a subject.
 pub const ENVELOPE_FILE: &str = "attestation.dsse.json";
 
+/// The most subjects (files) a statement may list. in-toto sets no limit; a bundle
+/// holds about 8 files per run, so 100,000 is over 10,000 runs, and its statement
+/// (~22 MB of base64) fits [`crate::MAX_ENVELOPE_BYTES`]. `sign` refuses a folder with
+/// more, and `verify` a statement listing more, before hashing anything.
+pub const MAX_SUBJECTS: usize = 100_000;
+
 /// An in-toto Statement v1 (statement.md, "Schema"). Unknown fields are ignored on
 /// parse, as the spec's parsing rules require.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -83,25 +89,43 @@ impl Statement {
 
     /// A statement over every file of the bundle folder `dir`: one subject per file,
     /// sorted by name, each with its SHA-256. Refuses the folder if any entry cannot
-    /// be a subject (symlink, special file, unsafe name).
+    /// be a subject (symlink, special file, unsafe name), if it holds no file (in-toto
+    /// requires a subject) or more than [`MAX_SUBJECTS`].
     pub fn for_bundle(dir: &Path, predicate: Value) -> Result<Self> {
-        let listing = list_bundle(dir)?;
-        if let Some(bad) = listing.refused.first() {
-            return Err(Error::UnsafeEntry {
-                path: dir.join(&bad.name),
-                reason: bad.reason.clone(),
-            });
-        }
-        let paths: Vec<PathBuf> = listing.files.iter().map(|f| f.path.clone()).collect();
-        let digests = sha256_files(&paths)?;
-        let subject = listing
-            .files
-            .into_iter()
-            .zip(digests)
-            .map(|(f, d)| ResourceDescriptor::file(f.name, d))
-            .collect();
-        Ok(Statement::new(subject, predicate))
+        Ok(Statement::new(bundle_subjects(dir)?.0, predicate))
     }
+}
+
+/// The subjects of every file of the bundle folder `dir`, and the files' total size,
+/// under the rules of [`Statement::for_bundle`].
+pub(crate) fn bundle_subjects(dir: &Path) -> Result<(Vec<ResourceDescriptor>, u64)> {
+    let listing = list_bundle(dir)?;
+    if let Some(bad) = listing.refused.first() {
+        return Err(Error::UnsafeEntry {
+            path: dir.join(&bad.name),
+            reason: bad.reason.clone(),
+        });
+    }
+    if listing.files.is_empty() {
+        return Err(Error::EmptyBundle { path: dir.into() });
+    }
+    if listing.files.len() > MAX_SUBJECTS {
+        return Err(Error::TooManySubjects {
+            path: dir.into(),
+            found: listing.files.len(),
+            max: MAX_SUBJECTS,
+        });
+    }
+    let paths: Vec<PathBuf> = listing.files.iter().map(|f| f.path.clone()).collect();
+    let digests = sha256_files(&paths)?;
+    let bytes = listing.files.iter().map(|f| f.len).sum();
+    let subject = listing
+        .files
+        .into_iter()
+        .zip(digests)
+        .map(|(f, d)| ResourceDescriptor::file(f.name, d))
+        .collect();
+    Ok((subject, bytes))
 }
 
 /// One regular file of a bundle.

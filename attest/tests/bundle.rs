@@ -10,11 +10,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use speedcert_attest::check;
-use speedcert_attest::dsse::Envelope;
+use speedcert_attest::dsse::{Envelope, Signature};
 use speedcert_attest::statement::ResourceDescriptor;
 use speedcert_attest::{
-    ENVELOPE_FILE, Error, Outcome, PAYLOAD_TYPE, Statement, TrustStore, cosign_bundle, sign_bundle,
-    verify_bundle,
+    ENVELOPE_FILE, Error, MAX_ENVELOPE_BYTES, MAX_SIGNATURES, MAX_SUBJECTS, Outcome, PAYLOAD_TYPE,
+    Statement, TrustStore, cosign_bundle, sign_bundle, verify_bundle,
 };
 
 use common::{FILES, failed, find, signer, trust};
@@ -445,7 +445,136 @@ fn oversized_envelope_is_not_loaded() {
     f.set_len(65 << 20).unwrap(); // sparse: no 65 MiB written
     let report = verify_bundle(dir.path(), &trust, 1).unwrap();
     let c = failed(&report, check::ENVELOPE, None);
-    assert!(c.detail.starts_with("is 68157440 bytes, more than"), "{c}");
+    assert_eq!(
+        c.detail,
+        "is larger than 67108864 bytes, the most a verifier reads (speedcert_attest::MAX_ENVELOPE_BYTES); not read"
+    );
+    assert_eq!(MAX_ENVELOPE_BYTES, 64 << 20);
+}
+
+/// An envelope with one genuine signature plus `junk` copies that no key verifies (a
+/// byte of each flipped, each labelled with its own unknown key id).
+fn pad_with_junk_signatures(dir: &Path, junk: usize) {
+    let mut env = envelope(dir);
+    let mut sig = STANDARD.decode(&env.signatures[0].sig).unwrap();
+    sig[0] ^= 1;
+    for i in 0..junk {
+        env.signatures.push(Signature {
+            keyid: Some(format!("{i:02x}").repeat(32)),
+            sig: STANDARD.encode(&sig),
+        });
+    }
+    write_envelope(dir, &env);
+}
+
+#[test]
+fn signatures_past_the_cap_are_refused_unchecked() {
+    let (dir, trust) = signed_bundle();
+    pad_with_junk_signatures(dir.path(), MAX_SIGNATURES);
+    let report = verify_bundle(dir.path(), &trust, 1).unwrap();
+    let c = failed(&report, check::ENVELOPE, Some(ENVELOPE_FILE));
+    assert_eq!(
+        c.detail,
+        "has 65 signatures, more than the 64 a verifier reads (speedcert_attest::MAX_SIGNATURES); none was checked"
+    );
+    assert_eq!(report.checks().len(), 1, "{report}");
+
+    // Co-signing cannot push an envelope past the cap either.
+    let (dir, _) = signed_bundle();
+    pad_with_junk_signatures(dir.path(), MAX_SIGNATURES - 1);
+    let err = cosign_bundle(dir.path(), &[signer(2)])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.ends_with(
+            "has 64 signatures; 1 more would pass the 64 a verifier reads (speedcert_attest::MAX_SIGNATURES)"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn untrusted_signatures_are_one_warning() {
+    let (dir, trust) = signed_bundle();
+    pad_with_junk_signatures(dir.path(), MAX_SIGNATURES - 1);
+    let report = verify_bundle(dir.path(), &trust, 1).unwrap();
+    assert!(report.is_genuine(), "{report}");
+    let warnings: Vec<_> = report
+        .checks()
+        .iter()
+        .filter(|c| c.outcome == Outcome::Warn)
+        .collect();
+    assert_eq!(warnings.len(), 1, "{report}");
+    assert_eq!(
+        warnings[0].to_string(),
+        "warn signature 2-64: 63 signatures by keys not in the trust store (key ids \
+         0000000000000000…, 0101010101010101…, 0202020202020202… and 60 more), and none \
+         verifies with any of its 1 key(s)"
+    );
+
+    // Altered signatures by a trusted key are grouped by that key.
+    let mut env = envelope(dir.path());
+    env.signatures.truncate(1);
+    let mut sig = STANDARD.decode(&env.signatures[0].sig).unwrap();
+    sig[1] ^= 1;
+    let bad = Signature {
+        keyid: env.signatures[0].keyid.clone(),
+        sig: STANDARD.encode(&sig),
+    };
+    env.signatures = vec![bad.clone(), env.signatures[0].clone(), bad];
+    write_envelope(dir.path(), &env);
+    let report = verify_bundle(dir.path(), &trust, 1).unwrap();
+    let w = find(&report, check::SIGNATURE, Some("1, 3"));
+    assert!(
+        w.detail.starts_with(&format!(
+            "2 signatures do not verify with trusted key {}",
+            signer(1).key_id().short()
+        )),
+        "{w}"
+    );
+}
+
+#[test]
+fn subjects_past_the_cap_are_refused_unchecked() {
+    let (dir, trust) = signed_bundle();
+    let mut st = statement_of(dir.path());
+    let one = st["subject"][0].clone();
+    st["subject"] = Value::Array(vec![one; MAX_SUBJECTS + 1]);
+    sign_statement(dir.path(), &st);
+    let report = verify_bundle(dir.path(), &trust, 1).unwrap();
+    let c = failed(&report, check::STATEMENT, None);
+    assert_eq!(
+        c.detail,
+        "lists 100001 subjects, more than the 100000 a verifier reads (speedcert_attest::MAX_SUBJECTS); no file was checked"
+    );
+    assert!(report.checks().iter().all(|c| c.check != check::DIGEST));
+}
+
+#[test]
+fn no_subjects_is_refused_by_sign_and_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = sign_bundle(dir.path(), &[signer(1)], common::predicate()).unwrap_err();
+    assert!(matches!(err, Error::EmptyBundle { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: no files to sign; an in-toto statement needs at least one subject",
+            dir.path().display()
+        )
+    );
+    assert!(!dir.path().join(ENVELOPE_FILE).exists());
+    assert!(Statement::for_bundle(dir.path(), common::predicate()).is_err());
+
+    // A statement signed with no subjects (as speedcert once wrote) does not verify.
+    let (dir, trust) = signed_bundle();
+    let mut st = statement_of(dir.path());
+    st["subject"] = json!([]);
+    sign_statement(dir.path(), &st);
+    let report = verify_bundle(dir.path(), &trust, 1).unwrap();
+    assert_eq!(
+        failed(&report, check::STATEMENT, None).detail,
+        "lists no subjects; an in-toto Statement v1 needs at least one"
+    );
 }
 
 #[test]

@@ -4,8 +4,20 @@ mod common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
-use speedcert_attest::{Error, Signer, TrustStore, TrustedKey, generate_key, public_key_path};
+use ed25519_dalek::SigningKey;
+use ed25519_dalek::pkcs8::spki::der::asn1::BitStringRef;
+use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+use ed25519_dalek::pkcs8::spki::{
+    AlgorithmIdentifierRef, ObjectIdentifier, SubjectPublicKeyInfoRef,
+};
+use ed25519_dalek::pkcs8::{
+    Document, EncodePrivateKey, KeypairBytes, PrivateKeyInfo, PublicKeyBytes, SecretDocument,
+};
+use speedcert_attest::{
+    Error, MAX_KEY_FILE_BYTES, Signer, TrustStore, TrustedKey, generate_key, public_key_path,
+};
 
 fn mode(p: &std::path::Path) -> u32 {
     fs::metadata(p).unwrap().permissions().mode() & 0o777
@@ -173,5 +185,166 @@ fn trust_store_folder() {
     assert!(
         err.ends_with("empty: no public keys (*.pem files) in this folder"),
         "{err}"
+    );
+}
+
+/// A PEM private key file at mode 0600.
+fn write_private(dir: &Path, name: &str, pem: &str) -> PathBuf {
+    let p = dir.join(name);
+    fs::write(&p, pem).unwrap();
+    common::chmod(&p, 0o600);
+    p
+}
+
+#[test]
+fn keygen_writes_pkcs8_v1_without_the_public_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = generate_key(&dir.path().join("k.pem")).unwrap();
+    let pem = fs::read_to_string(&key.private_path).unwrap();
+    let (label, der) = SecretDocument::from_pem(&pem).unwrap();
+    assert_eq!(label, "PRIVATE KEY");
+    // SEQUENCE { INTEGER 0 (v1; OpenSSL 3.0 refuses v2), ... }
+    assert_eq!(der.as_bytes()[2..5], [2, 1, 0]);
+    let info = PrivateKeyInfo::try_from(der.as_bytes()).unwrap();
+    assert!(info.public_key.is_none());
+    // RFC 8410 §10.3's example is 48 bytes: SEQUENCE { 0, { 1.3.101.112 }, OCTET STRING { OCTET STRING (32) } }.
+    assert_eq!(der.as_bytes().len(), 48);
+}
+
+#[test]
+fn keys_speedcert_wrote_before_still_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::from_bytes(&[9u8; 32]);
+    // ed25519-dalek's own encoding: PKCS#8 v2 with the public key, as keygen wrote it.
+    let v2 = key.to_pkcs8_pem(LineEnding::LF).unwrap();
+    let (_, der) = SecretDocument::from_pem(&v2).unwrap();
+    assert_eq!(der.as_bytes()[2..5], [2, 1, 1]);
+    let p = write_private(dir.path(), "old.pem", &v2);
+    let signer = Signer::load(&p).unwrap();
+    assert_eq!(signer.verifying_key(), key.verifying_key());
+
+    // A v2 file whose public key is not the seed's is refused, not trusted.
+    let other = SigningKey::from_bytes(&[8u8; 32])
+        .verifying_key()
+        .to_bytes();
+    let forged = KeypairBytes {
+        secret_key: key.to_bytes(),
+        public_key: Some(PublicKeyBytes(other)),
+    }
+    .to_pkcs8_pem(LineEnding::LF)
+    .unwrap();
+    let p = write_private(dir.path(), "forged.pem", &forged);
+    let err = Signer::load(&p).unwrap_err().to_string();
+    assert!(err.contains("not an ed25519 private key"), "{err}");
+}
+
+/// A PKCS#8 / SPKI PEM of another algorithm, with junk key bytes: the OID is what counts.
+fn foreign_pems(oid: &str) -> (String, String) {
+    let algorithm = AlgorithmIdentifierRef {
+        oid: ObjectIdentifier::new_unwrap(oid),
+        parameters: None,
+    };
+    let private = PrivateKeyInfo::new(algorithm, &[4, 2, 0, 0]);
+    let private = SecretDocument::encode_msg(&private)
+        .unwrap()
+        .to_pem("PRIVATE KEY", LineEnding::LF)
+        .unwrap()
+        .to_string();
+    let public = SubjectPublicKeyInfoRef {
+        algorithm,
+        subject_public_key: BitStringRef::new(0, &[1, 2, 3]).unwrap(),
+    };
+    let public = Document::encode_msg(&public)
+        .unwrap()
+        .to_pem("PUBLIC KEY", LineEnding::LF)
+        .unwrap();
+    (private, public)
+}
+
+#[test]
+fn foreign_keys_are_named_by_their_own_oid() {
+    let dir = tempfile::tempdir().unwrap();
+    for (oid, kind) in [
+        ("1.2.840.113549.1.1.1", "an RSA key"),
+        ("1.2.840.10045.2.1", "an EC key"),
+        ("1.3.101.113", "an Ed448 key"),
+        ("1.2.3.4", "a key of another algorithm"),
+    ] {
+        let (private, public) = foreign_pems(oid);
+        let p = write_private(dir.path(), "foreign.pem", &private);
+        let err = Signer::load(&p).unwrap_err();
+        assert!(matches!(err, Error::ForeignKey { .. }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: is {kind} (OID {oid}), not an ed25519 key; speedcert signs and verifies with \
+                 ed25519 only (make one with speedcert keygen, or openssl genpkey -algorithm ed25519)",
+                p.display()
+            )
+        );
+        assert!(!err.to_string().contains("1.3.101.112"), "{err}");
+        let q = dir.path().join("foreign.pub.pem");
+        fs::write(&q, public).unwrap();
+        let err = TrustedKey::load(&q).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "{}: is {kind} (OID {oid}), not an ed25519 key",
+                q.display()
+            )),
+            "{err}"
+        );
+    }
+    // Formats that carry no OID are named by their PEM label.
+    let p = write_private(
+        dir.path(),
+        "rsa1.pem",
+        "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n",
+    );
+    let err = Signer::load(&p).unwrap_err().to_string();
+    assert!(
+        err.contains(": is an RSA key (PKCS#1 PEM, RSA PRIVATE KEY), not an ed25519 key"),
+        "{err}"
+    );
+}
+
+#[test]
+fn empty_key_files_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    for body in ["", "\n  \n"] {
+        let p = write_private(dir.path(), "empty.pem", body);
+        assert_eq!(
+            Signer::load(&p).unwrap_err().to_string(),
+            format!(
+                "{}: the file is empty; expected an ed25519 private key in PKCS#8 PEM (-----BEGIN PRIVATE KEY-----)",
+                p.display()
+            )
+        );
+        let q = dir.path().join("empty.pub.pem");
+        fs::write(&q, body).unwrap();
+        assert_eq!(
+            TrustedKey::load(&q).unwrap_err().to_string(),
+            format!(
+                "{}: the file is empty; expected an ed25519 public key in SPKI PEM (-----BEGIN PUBLIC KEY-----)",
+                q.display()
+            )
+        );
+    }
+}
+
+#[test]
+fn huge_key_files_are_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("huge.pub.pem");
+    fs::File::create(&p)
+        .unwrap()
+        .set_len(MAX_KEY_FILE_BYTES + 1)
+        .unwrap();
+    let err = TrustedKey::load(&p).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        format!(
+            "{}: larger than the 65536 bytes a verifier reads (speedcert_attest::MAX_KEY_FILE_BYTES)",
+            p.display()
+        )
     );
 }

@@ -1,12 +1,14 @@
 //! What a summary is computed from: a bundle folder's raw files, read and checked for
-//! the consistency that no computation can repair (a run in the wrong folder, a
-//! throughput that is not its tokens over its time).
+//! the consistency that no computation can repair ([`crate::consistency`]: a run in the
+//! wrong folder or of another track, a seed not the planned one, a log edited after its
+//! run).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use speedcert_track::Track;
 
+use crate::consistency::{self, Problem};
 use crate::env::Environment;
 use crate::io::{self, BundleError};
 use crate::layout;
@@ -34,26 +36,34 @@ impl BundleInputs {
         let env: Environment = io::read_json(&dir.join(layout::ENV))?;
         let mut runs = Vec::new();
         let mut steps = BTreeMap::new();
+        let mut problems = Vec::new();
         for slot in &plan.slots {
             let run_dir = layout::run_dir(dir, slot.index);
             let path = run_dir.join(layout::RUN);
             if path.is_file() {
                 let record = io::read_json::<RunRecord>(&path)?;
-                if let Some(message) = record.throughput_problem() {
-                    return Err(BundleError::Format { path, message });
-                }
                 if record.run_index != slot.index {
-                    return Err(BundleError::format(
-                        &path,
-                        format!(
+                    problems.push(Problem {
+                        file: format!(
+                            "{}/{}/{}",
+                            layout::RUNS,
+                            layout::run_name(slot.index),
+                            layout::RUN
+                        ),
+                        message: format!(
                             "run_index is {}, but the file is run {} of plan.json",
                             record.run_index, slot.index
                         ),
-                    ));
+                    });
+                    continue;
                 }
                 steps.insert(slot.index, StepLog::read_csv(&run_dir.join(layout::STEPS)));
                 runs.push(record);
             }
+        }
+        problems.extend(consistency::problems(dir, &track, &plan, &env, &runs));
+        if !problems.is_empty() {
+            return Err(BundleError::Inconsistent { problems });
         }
         Ok(Self {
             track,

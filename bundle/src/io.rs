@@ -19,6 +19,12 @@ pub enum BundleError {
     Fs(#[from] FsError),
     #[error(transparent)]
     Attest(#[from] speedcert_attest::Error),
+    /// Raw files that contradict each other (a run of another track, a seed not the
+    /// planned one, a log edited after its run): no summary can be computed from them.
+    #[error("the bundle's files contradict each other:{}", problems.iter().map(|p| format!("\n  {p}")).collect::<String>())]
+    Inconsistent {
+        problems: Vec<crate::consistency::Problem>,
+    },
 }
 
 impl BundleError {
@@ -52,8 +58,12 @@ pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {
     Ok(speedcert_fsio::write_atomic(path, bytes, Mode::Public)?)
 }
 
+/// The largest JSON file of a bundle a reader loads (a plan of the most runs allowed is
+/// well under 1 MiB): a verifier reads what others wrote, so size is capped before parsing.
+pub const MAX_JSON_BYTES: u64 = 16 << 20;
+
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, BundleError> {
-    let bytes = std::fs::read(path).map_err(io(path))?;
+    let bytes = speedcert_fsio::read_capped(path, MAX_JSON_BYTES, "MAX_JSON_BYTES")?;
     serde_json::from_slice(&bytes).map_err(|e| BundleError::format(path, e.to_string()))
 }
 
@@ -66,17 +76,23 @@ pub fn create_run_dir(bundle: &Path, index: usize) -> Result<PathBuf, BundleErro
 
 /// Writes a run's files; run.json goes last, so its presence marks a finished run.
 /// `gpu_csv` is `None` where no GPU was sampled (the file then holds only its header).
+/// Returns the run.json written: `record` with the digests of the two logs.
 pub fn write_run(
     dir: &Path,
     record: &crate::run::RunRecord,
     steps: &crate::steps::StepLog,
     gpu_csv: Option<&[u8]>,
-) -> Result<(), BundleError> {
+) -> Result<crate::run::RunRecord, BundleError> {
     use crate::layout;
-    write_bytes(&dir.join(layout::STEPS), &steps.to_csv())?;
-    write_bytes(
-        &dir.join(layout::GPU),
-        gpu_csv.unwrap_or(crate::steps::GPU_CSV_HEADER.as_bytes()),
-    )?;
-    write_json(&dir.join(layout::RUN), record)
+    let steps_csv = steps.to_csv();
+    let gpu_csv = gpu_csv.unwrap_or(crate::steps::GPU_CSV_HEADER.as_bytes());
+    write_bytes(&dir.join(layout::STEPS), &steps_csv)?;
+    write_bytes(&dir.join(layout::GPU), gpu_csv)?;
+    let record = crate::run::RunRecord {
+        steps_sha256: Some(speedcert_fsio::sha256_bytes(&steps_csv)),
+        gpu_sha256: Some(speedcert_fsio::sha256_bytes(gpu_csv)),
+        ..record.clone()
+    };
+    write_json(&dir.join(layout::RUN), &record)?;
+    Ok(record)
 }

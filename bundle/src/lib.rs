@@ -9,7 +9,8 @@
 //! - [`run`], [`steps`], [`env`], [`plan`]: the raw files the runs leave;
 //! - [`check`], [`verdict`], [`version`]: typed check ids, the verdict vocabulary, the
 //!   summary schema versions;
-//! - [`inputs`]: a bundle's raw files, read for recomputation;
+//! - [`inputs`]: a bundle's raw files, read for recomputation, and [`consistency`]: the
+//!   cross-checks between them;
 //! - [`figures`], [`checks`], [`summary`], [`drift`]: the pure computations from them;
 //! - [`predicate`]: the signed in-toto predicate and [`seal`];
 //! - [`verify`]: attestation plus recomputation, by the rules of the bundle's schema;
@@ -18,6 +19,7 @@
 
 pub mod check;
 pub mod checks;
+pub mod consistency;
 pub mod drift;
 pub mod env;
 pub mod export;

@@ -68,6 +68,13 @@ pub struct RunRecord {
     /// The final model's causality probe; `None` when the run failed before it.
     pub causality: Option<CausalityResult>,
     pub env: Environment,
+    /// sha256 of steps.csv and gpu.csv as the harness wrote them, so a log edited after the
+    /// run (even under a fresh signature) no longer matches its run.json. Set by
+    /// [`crate::io::write_run`]; absent in runs written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps_sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_sha256: Option<String>,
 }
 
 pub const RUN_SCHEMA: &str = "speedcert/run/v1";
@@ -109,3 +116,11 @@ pub struct CausalityResult {
 /// A leak larger than this fraction of the logit scale (or 1e-4 absolute) fails:
 /// enough slack for reduced-precision kernels, far below any real information leak.
 pub const CAUSALITY_REL_TOL: f64 = 1e-3;
+
+impl CausalityResult {
+    /// Whether `max_leak` is within [`CAUSALITY_REL_TOL`] of `logit_scale`: the rule the
+    /// probe applies when it sets `passed`, and that readers apply again to check it.
+    pub fn within_tolerance(max_leak: f64, logit_scale: f64) -> bool {
+        max_leak <= (CAUSALITY_REL_TOL * logit_scale).max(1e-4)
+    }
+}

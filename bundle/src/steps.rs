@@ -4,6 +4,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+/// The largest steps.csv a reader loads: about 100 bytes a row, so room for ten million
+/// steps (the harness's own step limit), far beyond any real run.
+pub const MAX_STEP_LOG_BYTES: u64 = 1 << 30;
+
 /// One row of steps.csv.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepRow {
@@ -44,7 +48,9 @@ impl StepLog {
     }
 
     pub fn read_csv(path: &Path) -> Result<Self, String> {
-        let mut r = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let bytes = speedcert_fsio::read_capped(path, MAX_STEP_LOG_BYTES, "MAX_STEP_LOG_BYTES")
+            .map_err(|e| e.to_string())?;
+        let mut r = csv::Reader::from_reader(bytes.as_slice());
         let rows = r
             .deserialize()
             .collect::<Result<Vec<StepRow>, _>>()

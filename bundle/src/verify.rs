@@ -49,20 +49,39 @@ pub fn verify_bundle(
 /// Meant to run after every file matched its signed digest, so what is read here is
 /// exactly what was signed.
 pub fn recompute(bundle: &Path, predicate: &Value) -> Vec<Check> {
-    if !bundle.join(layout::PLAN).is_file() {
+    let signed = predicate.get("summary");
+    let has_plan = bundle.join(layout::PLAN).is_file();
+    if signed.is_none() && !has_plan {
+        // `speedcert sign` on a folder that is no certification: nothing to recompute,
+        // and nothing that records rebuild or certify --against would take as a result.
         return vec![Check::warn(
             STATISTICS,
             None,
-            "no plan.json: not a certification bundle, so there are no statistics to recompute",
+            "no summary signed and no plan.json: a signed folder, not a certification, so there are no statistics to recompute",
         )];
     }
-    let Some(signed) = predicate.get("summary") else {
+    let Some(signed) = signed else {
         return vec![Check::fail(
             STATISTICS,
-            None,
-            "the signed predicate has no `summary` to compare with",
+            Some(layout::SUMMARY),
+            "plan.json makes this a certification bundle, but the signed predicate has no summary (summary.json): nothing states its verdict",
         )];
     };
+    // A signed summary is a claim; every file it is computed from must be there.
+    let missing: Vec<Check> = [layout::TRACK, layout::PLAN, layout::ENV, layout::SUMMARY]
+        .into_iter()
+        .filter(|f| !bundle.join(f).is_file())
+        .map(|f| {
+            Check::fail(
+                STATISTICS,
+                Some(f),
+                format!("{f} is missing: the signed summary cannot be recomputed without it"),
+            )
+        })
+        .collect();
+    if !missing.is_empty() {
+        return missing;
+    }
     let schema = signed.get("schema").and_then(Value::as_str).unwrap_or("");
     let Some(version) = SummaryVersion::parse(schema) else {
         return vec![Check::fail(
@@ -77,6 +96,12 @@ pub fn recompute(bundle: &Path, predicate: &Value) -> Vec<Check> {
     };
     let inputs = match BundleInputs::read(bundle) {
         Ok(i) => i,
+        Err(BundleError::Inconsistent { problems }) => {
+            return problems
+                .iter()
+                .map(|p| Check::fail(STATISTICS, Some(&p.file), p.message.clone()))
+                .collect();
+        }
         Err(e) => return cannot_recompute(STATISTICS, e),
     };
     let recomputed = summary::compute_version(&inputs, version);

@@ -89,6 +89,8 @@ fn run(slot: &Slot, time_ms: f64, val: [f64; 4], track: &Track) -> (RunRecord, S
             logit_scale: 9.0,
         }),
         env: env(),
+        steps_sha256: None,
+        gpu_sha256: None,
     };
     (record, StepLog { rows })
 }

@@ -5,7 +5,7 @@
 use burn::tensor::ElementConversion;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Int, Tensor, TensorData};
-use speedcert_bundle::run::{CAUSALITY_REL_TOL, CausalityResult};
+use speedcert_bundle::run::CausalityResult;
 
 use crate::data::EvalSet;
 use crate::submission::Submission;
@@ -42,9 +42,8 @@ pub fn causality_probe<B: AutodiffBackend, S: Submission<B>>(
         let leak: f64 = before.max().into_scalar().elem::<f64>();
         max_leak = max_leak.max(if leak.is_nan() { f64::INFINITY } else { leak });
     }
-    let tol = (CAUSALITY_REL_TOL * logit_scale).max(1e-4);
     CausalityResult {
-        passed: max_leak <= tol,
+        passed: CausalityResult::within_tolerance(max_leak, logit_scale),
         max_leak,
         probed_positions: positions,
         logit_scale,

@@ -24,8 +24,9 @@ pub use speedcert_bundle::run::{
 };
 use speedcert_bundle::steps::{StepLog, StepRow};
 
-/// No schedule may run longer than this, whatever `finished` says.
-pub const MAX_STEPS: usize = 10_000_000;
+/// No schedule may run longer than this, whatever `finished` says (the track format's cap
+/// on `reference.steps`, one definition).
+pub use speedcert_track::MAX_STEPS;
 
 /// Who is being run: the name and the digest of its source.
 #[derive(Debug, Clone)]
@@ -203,6 +204,8 @@ pub fn run<B: AutodiffBackend, S: Submission<B>>(
         throttled: false,
         causality: None,
         env: opts.env.clone(),
+        steps_sha256: None,
+        gpu_sha256: None,
     };
     let mut log = StepLog::default();
     let result = run_inner::<B, S>(track, device, opts, observer, &mut record, &mut log);

@@ -24,6 +24,15 @@ pub enum FsError {
     },
     #[error("{}: already exists; refusing to overwrite it", path.display())]
     Exists { path: PathBuf },
+    #[error("{}: larger than the {limit} bytes allowed for it ({what})", path.display())]
+    TooLarge {
+        path: PathBuf,
+        limit: u64,
+        /// Which cap this is, as a reader would look it up.
+        what: &'static str,
+    },
+    #[error("{}: {holder} holds the lock on it; not starting a second one", path.display())]
+    Locked { path: PathBuf, holder: &'static str },
 }
 
 impl FsError {
@@ -42,15 +51,88 @@ impl FsError {
                 path,
                 io::Error::new(ErrorKind::AlreadyExists, "already exists"),
             ),
+            e @ FsError::TooLarge { .. } => {
+                let message = e.to_string();
+                (
+                    e.path().to_owned(),
+                    io::Error::new(ErrorKind::FileTooLarge, message),
+                )
+            }
+            e @ FsError::Locked { .. } => {
+                let message = e.to_string();
+                (
+                    e.path().to_owned(),
+                    io::Error::new(ErrorKind::WouldBlock, message),
+                )
+            }
         }
     }
 
     /// The file the error is about.
     pub fn path(&self) -> &Path {
         match self {
-            FsError::Io { path, .. } | FsError::Exists { path } => path,
+            FsError::Io { path, .. }
+            | FsError::Exists { path }
+            | FsError::TooLarge { path, .. }
+            | FsError::Locked { path, .. } => path,
         }
     }
+}
+
+/// Reads a whole file, refusing one larger than `limit` bytes without reading past it:
+/// a verifier reads files someone else wrote, and a 50 GB "run.json" must cost nothing.
+/// `what` names the cap in the error.
+pub fn read_capped(path: &Path, limit: u64, what: &'static str) -> Result<Vec<u8>, FsError> {
+    let file = File::open(path).map_err(FsError::io(path))?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(FsError::io(path))?;
+    if bytes.len() as u64 > limit {
+        return Err(FsError::TooLarge {
+            path: path.to_owned(),
+            limit,
+            what,
+        });
+    }
+    Ok(bytes)
+}
+
+/// An advisory lock (flock) held while the returned file is open; the kernel drops it when
+/// the process dies, so a crash never blocks the next run. `path` may be a folder (a
+/// bundle: no lock file then joins its signed files). `holder` says in the error who holds
+/// it (`"another speedcert certify"`).
+pub fn try_lock(path: &Path, kind: LockKind, holder: &'static str) -> Result<File, FsError> {
+    let file = if path.is_dir() {
+        File::open(path)
+    } else {
+        File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+    }
+    .map_err(FsError::io(path))?;
+    let result = match kind {
+        LockKind::Exclusive => file.try_lock(),
+        LockKind::Shared => file.try_lock_shared(),
+    };
+    match result {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(FsError::Locked {
+            path: path.to_owned(),
+            holder,
+        }),
+        Err(fs::TryLockError::Error(e)) => Err(FsError::io(path)(e)),
+    }
+}
+
+/// Exclusive for one writer of the whole thing (a certification, a collect); shared for
+/// many writers of disjoint parts (Slurm array tasks, one run folder each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockKind {
+    Exclusive,
+    Shared,
 }
 
 /// Who may read the file (Unix permission bits, before the umask).
@@ -191,6 +273,37 @@ pub fn sha256_files(paths: &[PathBuf]) -> Result<Vec<String>, FsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn read_capped_refuses_one_byte_over_and_names_the_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.json");
+        fs::write(&path, b"12345").unwrap();
+        assert_eq!(read_capped(&path, 5, "MAX").unwrap(), b"12345");
+        let e = read_capped(&path, 4, "MAX_JSON_BYTES").unwrap_err();
+        assert!(matches!(e, FsError::TooLarge { limit: 4, .. }), "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains("run.json")
+                && text.contains("4 bytes")
+                && text.contains("MAX_JSON_BYTES"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_folder_lock_excludes_a_second_exclusive_and_shared_locks_share() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = try_lock(dir.path(), LockKind::Exclusive, "test").unwrap();
+        let e = try_lock(dir.path(), LockKind::Exclusive, "another test").unwrap_err();
+        assert!(e.to_string().contains("another test holds the lock"), "{e}");
+        assert!(try_lock(dir.path(), LockKind::Shared, "t").is_err());
+        drop(held);
+        let a = try_lock(dir.path(), LockKind::Shared, "t").unwrap();
+        let _b = try_lock(dir.path(), LockKind::Shared, "t").unwrap();
+        assert!(try_lock(dir.path(), LockKind::Exclusive, "t").is_err());
+        drop(a);
+    }
 
     #[test]
     fn a_failed_write_keeps_the_old_file_removes_the_temp_and_names_the_file() {

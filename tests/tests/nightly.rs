@@ -77,10 +77,22 @@ fn a_slower_machine_raises_the_drift_alarm_and_the_next_night_runs_normally() {
     let report = stdout(&out);
     assert_eq!(out.status.code(), Some(3), "drift must exit 3");
     assert!(report.contains("environment against record #1"), "{report}");
-    assert!(report.contains("Nightly: time drift"), "{report}");
+    // The loss test is a two-sided Welch at 0.01 on 3 fresh seeds a side: about one night
+    // in a hundred also flags the loss by chance (seen once: p = 0.0028), so the time
+    // alarm is what must be there.
+    assert!(
+        report.contains("Nightly: time drift") || report.contains("Nightly: time and loss drift"),
+        "{report}"
+    );
     let bundle = records.join("nightly/2026-11-23/test-tiny");
     let drift = json(&bundle.join("drift.json"));
-    assert_eq!(drift["verdict"], "time drift");
+    assert!(
+        matches!(
+            drift["verdict"].as_str(),
+            Some("time drift" | "time and loss drift")
+        ),
+        "{drift}"
+    );
     assert!(drift["time"]["change_pct"].as_f64().unwrap() > 30.0);
     assert!(drift["time"]["p_two_sided"].as_f64().unwrap() < 0.01);
     assert_eq!(drift["env_changes"].as_array().unwrap().len(), 0);
@@ -125,7 +137,7 @@ fn a_second_nightly_is_refused_while_one_holds_the_lock() {
     let out = nightly(&records, &key, RECORD_SLEEP_MS);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("another `speedcert nightly` holds this lock"),
+        stderr(&out).contains("another `speedcert nightly` holds the lock"),
         "{}",
         stderr(&out)
     );

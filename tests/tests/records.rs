@@ -25,19 +25,6 @@ fn certified(submission: &str, key: &Path, out: &Path, extra: &[&str]) {
     );
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn records_are_recomputed_and_only_a_win_over_the_current_record_counts() {
     let dir = tempfile::tempdir().unwrap();

@@ -9,6 +9,13 @@ use sha2::{Digest, Sha256};
 use speedcert_data::synthetic::SyntheticSpec;
 use thiserror::Error;
 
+mod validate;
+pub use validate::{
+    FieldProblem, MAX_BATCH_TOKENS, MAX_CERTIFICATION_RUNS, MAX_COPY_DISTANCE, MAX_EVAL_TOKENS,
+    MAX_LANGUAGE_ENTRIES, MAX_PARAMS, MAX_RUN_TIMEOUT_S, MAX_STEPS, head_shape_problem,
+    reference_params,
+};
+
 /// The track `speedcert run` uses when given none: embedded so a fresh checkout (or a
 /// bare binary) trains with no file or download.
 pub const EMBEDDED_DEFAULT: &str = include_str!("../../records/tracks/synthetic-tiny.toml");
@@ -29,6 +36,12 @@ pub enum TrackError {
         field: String,
         problem: String,
     },
+    /// Several values no run can train with: one line per field, each naming the file.
+    #[error("{}", invalid_lines(path, problems))]
+    InvalidFields {
+        path: PathBuf,
+        problems: Vec<FieldProblem>,
+    },
     #[error(
         "no track named `{name}` (looked for {tried}); pass a path to a .toml file or one of: {known}"
     )]
@@ -37,6 +50,14 @@ pub enum TrackError {
         tried: String,
         known: String,
     },
+}
+
+fn invalid_lines(path: &Path, problems: &[FieldProblem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("{}: {p}", path.display()))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A parsed track, plus the exact bytes it came from (the bundle stores those).
@@ -365,132 +386,26 @@ impl TrackSpec {
         (self.reference.batch_size * self.model.seq_len) as u64
     }
 
-    fn validate(&self, path: &Path) -> Result<(), TrackError> {
-        let bad = |field: &str, problem: String| {
-            Err(TrackError::Invalid {
+    /// Refuses a track with any [`TrackSpec::problems`]: one problem as
+    /// [`TrackError::Invalid`], several as [`TrackError::InvalidFields`].
+    pub fn validate(&self, path: &Path) -> Result<(), TrackError> {
+        let mut problems = self.problems();
+        match problems.len() {
+            0 => Ok(()),
+            1 => {
+                let FieldProblem { field, problem } = problems.remove(0);
+                Err(TrackError::Invalid {
+                    path: path.to_owned(),
+                    field,
+                    problem,
+                })
+            }
+            _ => Err(TrackError::InvalidFields {
                 path: path.to_owned(),
-                field: field.to_owned(),
-                problem,
-            })
-        };
-        let m = &self.model;
-        for (field, v) in [
-            ("model.vocab_size", m.vocab_size),
-            ("model.n_layer", m.n_layer),
-            ("model.n_head", m.n_head),
-            ("model.d_model", m.d_model),
-            ("model.seq_len", m.seq_len),
-            ("model.mlp_ratio", m.mlp_ratio),
-            ("reference.batch_size", self.reference.batch_size),
-            ("reference.steps", self.reference.steps),
-            ("validation.batch_size", self.validation.batch_size),
-            ("validation.every_steps", self.validation.every_steps),
-        ] {
-            if v == 0 {
-                return bad(field, "must be at least 1, got 0".into());
-            }
+                problems,
+            }),
         }
-        if let Some(problem) = head_shape_problem(m.d_model, m.n_head) {
-            return bad("model.d_model", problem);
-        }
-        if m.vocab_size > 65536 {
-            return bad(
-                "model.vocab_size",
-                format!("must be at most 65536 (u16 tokens), got {}", m.vocab_size),
-            );
-        }
-        let r = &self.reference;
-        if !(r.learning_rate.is_finite() && r.learning_rate > 0.0) {
-            return bad(
-                "reference.learning_rate",
-                format!("must be a positive number, got {}", r.learning_rate),
-            );
-        }
-        if !(0.0..=1.0).contains(&r.cooldown_frac) {
-            return bad(
-                "reference.cooldown_frac",
-                format!("must be in [0, 1], got {}", r.cooldown_frac),
-            );
-        }
-        if self.validation.tokens < m.seq_len as u64 + 1 {
-            return bad(
-                "validation.tokens",
-                format!(
-                    "must hold at least one sequence ({} tokens), got {}",
-                    m.seq_len + 1,
-                    self.validation.tokens
-                ),
-            );
-        }
-        if !(self.target.val_loss.is_finite() && self.target.val_loss > 0.0) {
-            return bad(
-                "target.val_loss",
-                format!("must be a positive number, got {}", self.target.val_loss),
-            );
-        }
-        let c = &self.certification;
-        if !(c.p_threshold > 0.0 && c.p_threshold < 0.5) {
-            return bad(
-                "certification.p_threshold",
-                format!("must be in (0, 0.5), got {}", c.p_threshold),
-            );
-        }
-        if c.runs < 2 {
-            return bad(
-                "certification.runs",
-                format!("must be at least 2 for a t-test, got {}", c.runs),
-            );
-        }
-        if let DataSpec::Synthetic(s) = &self.data {
-            s.language.validate().map_err(|e| TrackError::Invalid {
-                path: path.to_owned(),
-                field: "data.language".into(),
-                problem: e.to_string(),
-            })?;
-            if s.language.vocab_size as usize != m.vocab_size {
-                return bad(
-                    "model.vocab_size",
-                    format!(
-                        "is {} but data.language.vocab_size is {}",
-                        m.vocab_size, s.language.vocab_size
-                    ),
-                );
-            }
-            if s.train_seed == s.val_seed {
-                return bad(
-                    "data.val_seed",
-                    "must differ from data.train_seed (validation must not repeat training data)"
-                        .into(),
-                );
-            }
-        }
-        if let Some(floor) = self.loss_floor()
-            && self.target.val_loss <= floor
-        {
-            return bad(
-                "target.val_loss",
-                format!(
-                    "is {} but the loss floor is {floor:.4}: no model can reach it",
-                    self.target.val_loss
-                ),
-            );
-        }
-        Ok(())
     }
-}
-
-/// Why `d_model` cannot be split into `n_head` heads for this model, if it cannot: the
-/// heads must share `d_model` evenly, and rotary encoding pairs a head's dimensions.
-/// Track validation, the model and the bench examples' shape flags all ask this.
-pub fn head_shape_problem(d_model: usize, n_head: usize) -> Option<String> {
-    if !d_model.is_multiple_of(n_head) {
-        return Some(format!(
-            "must be a multiple of model.n_head ({n_head}), got {d_model}"
-        ));
-    }
-    let head = d_model / n_head;
-    (!head.is_multiple_of(2))
-        .then(|| format!("head size d_model / n_head = {head} must be even for rotary encoding"))
 }
 
 #[cfg(test)]

@@ -349,6 +349,8 @@ pub fn write_bundle(records: &Path, spec: &BundleSpec, signer: &Signer) -> PathB
                 logit_scale: 9.0,
             }),
             env: env.clone(),
+            steps_sha256: None,
+            gpu_sha256: None,
         };
         let run_dir = io::create_run_dir(&dir, slot.index).unwrap();
         io::write_run(&run_dir, &record, &log, None).unwrap();

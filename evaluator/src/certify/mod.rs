@@ -13,6 +13,7 @@ pub mod report;
 pub use speedcert_bundle::summary;
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -112,11 +113,50 @@ pub fn prepare(
             req.baseline_runs,
         ),
     };
-    std::fs::create_dir_all(dir.join(layout::RUNS)).map_err(bundle::io(dir))?;
-    bundle::write_bytes(&dir.join(layout::TRACK), req.track.source_text.as_bytes())?;
-    bundle::write_json(&dir.join(layout::ENV), env)?;
-    bundle::write_json(&dir.join(layout::PLAN), &plan)?;
-    Ok(plan)
+    // Written into a temp folder beside `dir`, then renamed into place: a kill at any
+    // instant leaves either no bundle or one with its plan, which `--resume` continues.
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(parent).map_err(bundle::io(parent))?;
+    let name = dir
+        .file_name()
+        .map_or("bundle".into(), |n| n.to_string_lossy());
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}.prepare-"))
+        .permissions(std::fs::Permissions::from_mode(0o755))
+        .tempdir_in(parent)
+        .map_err(bundle::io(parent))?;
+    let staged = tmp.path();
+    std::fs::create_dir(staged.join(layout::RUNS)).map_err(bundle::io(staged))?;
+    bundle::write_bytes(
+        &staged.join(layout::TRACK),
+        req.track.source_text.as_bytes(),
+    )?;
+    bundle::write_json(&staged.join(layout::ENV), env)?;
+    bundle::write_json(&staged.join(layout::PLAN), &plan)?;
+    // rename(2) replaces an empty folder and refuses a non-empty one: a second
+    // certification racing for the same --out loses here, before it runs anything.
+    match std::fs::rename(staged, dir) {
+        Ok(()) => {
+            let _ = tmp.keep();
+            speedcert_fsio::sync_dir(parent);
+            Ok(plan)
+        }
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::DirectoryNotEmpty | std::io::ErrorKind::AlreadyExists
+            ) =>
+        {
+            Err(CertifyError::Usage(format!(
+                "{}: already exists and is not empty; pass --resume to continue it, or choose a new --out",
+                dir.display()
+            )))
+        }
+        Err(e) => Err(bundle::io(dir)(e).into()),
+    }
 }
 
 /// Reads an existing bundle's plan, for `--resume`, `--slot` and `--collect`.
@@ -284,6 +324,8 @@ fn failed_record(
         throttled: false,
         causality: None,
         env,
+        steps_sha256: None,
+        gpu_sha256: None,
     })
 }
 
@@ -311,8 +353,12 @@ fn write_failed(
 ) -> Result<RunRecord, CertifyError> {
     let run_dir = bundle::create_run_dir(dir, slot.index)?;
     let record = failed_record(dir, plan, slot, reason)?;
-    bundle::write_run(&run_dir, &record, &StepLog::default(), None)?;
-    Ok(record)
+    Ok(bundle::write_run(
+        &run_dir,
+        &record,
+        &StepLog::default(),
+        None,
+    )?)
 }
 
 /// Phase 3: computes summary.json from the bundle's files and signs the bundle.

@@ -4,6 +4,11 @@
 pub use speedcert_bundle::plan::{PLAN_SCHEMA, Plan, Slot, StoredBaseline, TimeBaseline};
 use speedcert_bundle::run::Role;
 
+/// The most runs one arm of a certification may plan, the same cap a track's
+/// `certification.runs` has: a typo such as `--runs 100000` would otherwise plan 200,000
+/// slots, weeks of machine time, without a word.
+pub use speedcert_track::MAX_CERTIFICATION_RUNS as MAX_RUNS_PER_ARM;
+
 /// Draws a fresh seed per slot from the OS generator, all distinct.
 pub fn interleave(
     candidate: &str,

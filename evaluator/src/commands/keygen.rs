@@ -12,8 +12,9 @@ use super::exit::SUCCESS;
 /// Arguments of `speedcert keygen`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Where to write the private key (PKCS#8 PEM, mode 0600). The public key (SPKI PEM)
-    /// goes beside it: `key.pem` -> `key.pub.pem`. Existing files are never overwritten.
+    /// Where to write the private key (PKCS#8 v1 PEM as openssl writes it, mode 0600). The
+    /// public key (SPKI PEM) goes beside it: `key.pem` -> `key.pub.pem`. Existing files
+    /// are never overwritten.
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
 }

@@ -3,7 +3,6 @@
 //! and exit 3 on drift so cron, a systemd timer or scrontab raises the alarm.
 
 use speedcert_bundle::layout;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -79,7 +78,12 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
     let nightly_dir = args.records.join(table::NIGHTLY_DIR);
     std::fs::create_dir_all(&nightly_dir)
         .with_context(|| format!("creating {}", nightly_dir.display()))?;
-    let _lock = lock(&nightly_dir.join(".lock"))?;
+    // Held for the whole night; a crashed night's lock goes with its process.
+    let _lock = speedcert_fsio::try_lock(
+        &nightly_dir.join(".lock"),
+        speedcert_fsio::LockKind::Exclusive,
+        "another `speedcert nightly`",
+    )?;
 
     let selected = select(&args)?;
     let env = crate::envinfo::collect();
@@ -126,27 +130,6 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&out)?);
     }
     Ok(code(if alarms > 0 { FAILED_VERDICT } else { SUCCESS }))
-}
-
-/// Holds an exclusive lock on `path` for the process lifetime. The kernel drops it when
-/// the process dies, so a crashed night never blocks the next one.
-fn lock(path: &Path) -> anyhow::Result<File> {
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .with_context(|| format!("opening the lock file {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => bail!(
-            "{}: another `speedcert nightly` holds this lock; not starting a second one",
-            path.display()
-        ),
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(e).with_context(|| format!("locking {}", path.display()))
-        }
-    }
 }
 
 /// Each selected track's current record, verified before anything runs.

@@ -111,7 +111,13 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
     let gpu = sampler.stop();
     outcome.record.throttled = gpu.throttled();
     if let Some(dir) = &args.out {
-        speedcert_bundle::io::write_run(dir, &outcome.record, &outcome.steps, Some(&gpu.to_csv()))?;
+        // What was written (with its logs' digests) is what gets printed.
+        outcome.record = speedcert_bundle::io::write_run(
+            dir,
+            &outcome.record,
+            &outcome.steps,
+            Some(&gpu.to_csv()),
+        )?;
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome.record)?);

@@ -13,10 +13,11 @@ use super::exit::SUCCESS;
 /// Arguments of `speedcert sign`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The bundle folder to sign; writes BUNDLE/attestation.dsse.json.
+    /// The bundle folder to sign (at least one file); writes BUNDLE/attestation.dsse.json.
     #[arg(value_name = "BUNDLE")]
     pub bundle: PathBuf,
-    /// Private key (PKCS#8 PEM, mode 0600). Repeat to sign with several keys.
+    /// Private ed25519 key (PKCS#8 PEM, mode 0600: from speedcert keygen or openssl genpkey
+    /// -algorithm ed25519). Repeat to sign with several keys.
     #[arg(long = "key", value_name = "KEY", required = true)]
     pub keys: Vec<PathBuf>,
     /// Add these signatures to the bundle's existing attestation instead of replacing

@@ -114,3 +114,17 @@ pub fn verify(bundle: &Path, trust: &Path) -> Output {
     c.arg("verify").arg(bundle).arg("--trust").arg(trust);
     run(c)
 }
+
+/// Copies a folder tree (a bundle) file by file.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}

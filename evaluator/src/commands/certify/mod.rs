@@ -20,7 +20,7 @@ use crate::certify::{self, Request, report};
 use crate::cluster;
 use crate::commands::run::{DeviceArg, choose_device};
 use crate::registry::Registry;
-use crate::track::{self, Track};
+use crate::track::{self, DeviceKind, Track};
 
 pub(crate) use progress::Progress;
 pub use slurm::SlurmArgs;
@@ -47,9 +47,10 @@ pub struct Args {
     /// `--baseline-runs 0` its stored times are.
     #[arg(long)]
     pub against: Option<PathBuf>,
-    /// Baseline submission rerun on this machine when no `--against` is given.
-    #[arg(long, default_value = "reference")]
-    pub baseline: String,
+    /// Baseline submission rerun on this machine when no `--against` is given
+    /// [default: reference].
+    #[arg(long)]
+    pub baseline: Option<String>,
     /// Baseline reruns interleaved with the candidate's (default: as many as --runs);
     /// 0 compares with the stored times of `--against`, or, without `--against`, makes
     /// no time comparison at all (only the loss test: never a new record).
@@ -82,10 +83,41 @@ pub struct Args {
     pub cluster: Box<SlurmArgs>,
 }
 
+/// The baseline submission when neither `--baseline` nor `--against` names one.
+const DEFAULT_BASELINE: &str = "reference";
+
+/// Who holds a bundle's exclusive lock, for the message a second process gets.
+const LOCK_HOLDER: &str = "another `speedcert certify` (running, resuming or collecting)";
+
+/// The exclusive lock on a bundle folder for as long as it is held: one certification,
+/// resume or collect writes a bundle at a time. A flock on the folder itself, so no lock
+/// file joins the signed files; the kernel drops it when the process dies.
+fn lock_bundle(dir: &Path) -> anyhow::Result<std::fs::File> {
+    Ok(speedcert_fsio::try_lock(
+        dir,
+        speedcert_fsio::LockKind::Exclusive,
+        LOCK_HOLDER,
+    )?)
+}
+
 pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
     if let Some(index) = args.run_slot {
         let out = args.out.as_deref().expect("clap requires --out");
+        // Array tasks share the bundle (one run folder each); a certify or collect of it
+        // holds the lock exclusively and so never overlaps them.
+        let _lock = speedcert_fsio::try_lock(out, speedcert_fsio::LockKind::Shared, LOCK_HOLDER)?;
         return run_one_slot(out, index);
+    }
+    for (flag, n) in [
+        ("--runs", args.runs),
+        ("--baseline-runs", args.baseline_runs),
+    ] {
+        if let Some(n) = n.filter(|&n| n > certify::plan::MAX_RUNS_PER_ARM) {
+            bail!(
+                "{flag} {n} is more than the {} runs a certification may plan for one submission",
+                certify::plan::MAX_RUNS_PER_ARM
+            );
+        }
     }
     let signers = args
         .keys
@@ -93,6 +125,7 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
         .map(|k| speedcert_attest::Signer::load(k))
         .collect::<Result<Vec<_>, _>>()?;
     if let Some(bundle) = &args.collect {
+        let _lock = lock_bundle(bundle)?;
         let plan = certify::load_plan(bundle)?;
         let unfinished = cluster::unfinished_tasks(bundle);
         if !certify::pending(bundle, &plan).is_empty() && !unfinished.is_empty() {
@@ -119,7 +152,8 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
     let track = Track::resolve(&name, &track::default_track_dirs())?;
 
     let has_plan = out.join(layout::PLAN).is_file();
-    let plan = if args.resume && has_plan {
+    let (plan, _lock) = if args.resume && has_plan {
+        let lock = lock_bundle(&out)?;
         let plan = certify::load_plan(&out)?;
         if plan.track_sha256 != track.sha256() || plan.submission != submission {
             bail!(
@@ -131,7 +165,10 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
                 submission
             );
         }
-        plan
+        for note in ignored_on_resume(&args, &plan) {
+            eprintln!("resuming {}: {note}", out.display());
+        }
+        (plan, lock)
     } else {
         if out.exists()
             && out
@@ -139,6 +176,13 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
                 .map(|mut d| d.next().is_some())
                 .unwrap_or(true)
         {
+            if args.resume {
+                bail!(
+                    "{}: has no {} (its preparation was interrupted before the plan was written, so no run of it started): remove the folder, or choose a new --out",
+                    out.display(),
+                    layout::PLAN
+                );
+            }
             bail!(
                 "{}: already exists and is not empty; pass --resume to continue it, or choose a new --out",
                 out.display()
@@ -152,7 +196,7 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
             choose_device(args.device, &track, &env)
         };
         // Locally every run would fail the same way: say so once, before writing anything.
-        if !args.cluster.slurm && device == crate::track::DeviceKind::Cuda {
+        if !args.cluster.slurm && device == DeviceKind::Cuda {
             crate::backend::cuda_preflight()?;
         }
         let runs = args.runs.unwrap_or(track.spec.certification.runs);
@@ -178,7 +222,14 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
                 (Some(b), stored)
             }
             None if args.baseline_runs == Some(0) => (None, None),
-            None => (Some(args.baseline.clone()), None),
+            None => (
+                Some(
+                    args.baseline
+                        .clone()
+                        .unwrap_or_else(|| DEFAULT_BASELINE.to_owned()),
+                ),
+                None,
+            ),
         };
         let req = Request {
             track: &track,
@@ -189,11 +240,16 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
             stored,
             device,
         };
-        certify::prepare(&out, &req, registry, &env)?
+        let plan = certify::prepare(&out, &req, registry, &env)?;
+        (plan, lock_bundle(&out)?)
     };
 
     let pending = certify::pending(&out, &plan);
     if args.cluster.slurm {
+        // The array tasks (shared) and the collect job (exclusive) lock the bundle
+        // themselves; this process only submits them, and with --wait it must not hold
+        // the lock they wait for.
+        drop(_lock);
         return submit(&args, &out, &pending, &track, signers.len());
     }
     let skipped = plan.slots.len() - pending.len();
@@ -211,6 +267,55 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
     }
     progress.done();
     finish(&out, &signers, args.json)
+}
+
+/// What `--resume` does not change, said rather than silently dropped: the plan fixed
+/// the runs, the baseline and the device when it was drawn.
+fn ignored_on_resume(args: &Args, plan: &certify::plan::Plan) -> Vec<String> {
+    use speedcert_bundle::run::Role;
+    let count = |role| plan.slots.iter().filter(|s| s.role == role).count();
+    let mut notes = Vec::new();
+    if let Some(n) = args.runs.filter(|&n| n != count(Role::Candidate)) {
+        notes.push(format!(
+            "--runs {n} ignored: the plan fixes {} candidate runs",
+            count(Role::Candidate)
+        ));
+    }
+    if let Some(n) = args.baseline_runs.filter(|&n| n != count(Role::Baseline)) {
+        notes.push(format!(
+            "--baseline-runs {n} ignored: the plan fixes {} baseline runs",
+            count(Role::Baseline)
+        ));
+    }
+    if let Some(b) = args
+        .baseline
+        .as_ref()
+        .filter(|b| plan.baseline_submission.as_ref() != Some(*b))
+    {
+        notes.push(format!(
+            "--baseline {b} ignored: the plan's baseline is {}",
+            plan.baseline_submission.as_deref().unwrap_or("none")
+        ));
+    }
+    if let Some(a) = &args.against {
+        notes.push(format!(
+            "--against {} ignored: the plan fixed its comparison ({:?}) when it was drawn",
+            a.display(),
+            plan.comparison
+        ));
+    }
+    let asked = match args.device {
+        DeviceArg::Auto => None,
+        DeviceArg::Cpu => Some(DeviceKind::Cpu),
+        DeviceArg::Cuda => Some(DeviceKind::Cuda),
+    };
+    if let Some(d) = asked.filter(|&d| d != plan.device) {
+        notes.push(format!(
+            "--device {d} ignored: the plan runs on {}",
+            plan.device
+        ));
+    }
+    notes
 }
 
 fn finish(

@@ -1,0 +1,258 @@
+//! The cross-checks between a bundle's raw files that no computation can repair: every run
+//! must be a run of the bundle's track, of the slot plan.json gave it (role, submission,
+//! seeds, device), with the target the track sets, and with the very step and GPU logs it
+//! was written with. A signature says who vouches for a bundle, not that its files agree:
+//! a trusted key re-signing spliced or edited runs must still be caught, by `verify`,
+//! `certify --collect` and `records rebuild` alike (they all read through
+//! [`crate::BundleInputs::read`]).
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::Path;
+
+use serde::Serialize;
+use speedcert_track::Track;
+
+use crate::env::Environment;
+use crate::layout;
+use crate::plan::Plan;
+use crate::run::{CausalityResult, RunRecord};
+
+/// One contradiction, about one file of the bundle (a path relative to the bundle).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Problem {
+    pub file: String,
+    pub message: String,
+}
+
+impl Problem {
+    fn new(file: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            file: file.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.file, self.message)
+    }
+}
+
+/// Every contradiction between track.toml, plan.json and the runs' files; empty when
+/// they agree. `runs` are the run.json files found for the plan's slots.
+pub fn problems(
+    dir: &Path,
+    track: &Track,
+    plan: &Plan,
+    env: &Environment,
+    runs: &[RunRecord],
+) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let digest = track.sha256();
+    if plan.track != track.spec.name {
+        out.push(Problem::new(
+            layout::PLAN,
+            format!(
+                "track is {:?}, but track.toml is track {:?}",
+                plan.track, track.spec.name
+            ),
+        ));
+    }
+    if plan.track_sha256 != digest {
+        out.push(Problem::new(
+            layout::PLAN,
+            format!(
+                "track_sha256 is {}, but track.toml hashes to {digest}",
+                plan.track_sha256
+            ),
+        ));
+    }
+    for (position, slot) in plan.slots.iter().enumerate() {
+        if slot.index != position {
+            out.push(Problem::new(
+                layout::PLAN,
+                format!("slot {position} has index {}", slot.index),
+            ));
+        }
+    }
+    out.extend(stray_run_folders(dir, plan));
+    for r in runs {
+        let file = format!(
+            "{}/{}/{}",
+            layout::RUNS,
+            layout::run_name(r.run_index),
+            layout::RUN
+        );
+        let Some(slot) = plan.slots.iter().find(|s| s.index == r.run_index) else {
+            out.push(Problem::new(&file, "not a slot of plan.json"));
+            continue;
+        };
+        let mut differs = |field: &str, found: String, expected: String, source: &str| {
+            if found != expected {
+                out.push(Problem::new(
+                    &file,
+                    format!("{field} is {found}, but {source} says {expected}"),
+                ));
+            }
+        };
+        differs(
+            "track",
+            r.track.clone(),
+            track.spec.name.clone(),
+            "track.toml",
+        );
+        differs(
+            "track_sha256",
+            r.track_sha256.clone(),
+            digest.clone(),
+            "track.toml's digest",
+        );
+        differs(
+            "role",
+            r.role.as_str().into(),
+            slot.role.as_str().into(),
+            "its slot in plan.json",
+        );
+        differs(
+            "submission",
+            r.submission.clone(),
+            slot.submission.clone(),
+            "its slot in plan.json",
+        );
+        differs(
+            "seed",
+            r.seed.to_string(),
+            slot.seed.to_string(),
+            "its slot in plan.json",
+        );
+        differs(
+            "heldout_seed",
+            format!("{:?}", r.heldout_seed),
+            format!("{:?}", Some(slot.heldout_seed)),
+            "its slot in plan.json",
+        );
+        differs(
+            "device",
+            r.device.to_string(),
+            plan.device.to_string(),
+            "plan.json",
+        );
+        differs(
+            "target_val_loss",
+            r.target_val_loss.to_string(),
+            track.spec.target.val_loss.to_string(),
+            "track.toml",
+        );
+        differs(
+            "loss_floor",
+            format!("{:?}", r.loss_floor),
+            format!("{:?}", track.spec.loss_floor()),
+            "track.toml",
+        );
+        // What the binary itself determines is the same in every run of that binary (the
+        // identity check compares the binaries; these ride along with them).
+        if r.env.binary_sha256 == env.binary_sha256 {
+            differs(
+                "env.speedcert_version",
+                r.env.speedcert_version.clone(),
+                env.speedcert_version.clone(),
+                "env.json",
+            );
+            differs(
+                "env.git_revision",
+                format!("{:?}", r.env.git_revision),
+                format!("{:?}", env.git_revision),
+                "env.json",
+            );
+            differs(
+                "env.cargo_lock_sha256",
+                format!("{:?}", r.env.cargo_lock_sha256),
+                format!("{:?}", env.cargo_lock_sha256),
+                "env.json",
+            );
+            differs(
+                "env.source_nar_hash",
+                format!("{:?}", r.env.source_nar_hash),
+                format!("{:?}", env.source_nar_hash),
+                "env.json",
+            );
+        }
+        if let Some(c) = &r.causality {
+            let rule = CausalityResult::within_tolerance(c.max_leak, c.logit_scale);
+            if c.passed != rule {
+                out.push(Problem::new(
+                    &file,
+                    format!(
+                        "causality.passed is {}, but a leak of {} at logit scale {} {} the tolerance",
+                        c.passed,
+                        c.max_leak,
+                        c.logit_scale,
+                        if rule { "is within" } else { "exceeds" }
+                    ),
+                ));
+            }
+        }
+        if let Some(message) = r.throughput_problem() {
+            out.push(Problem::new(&file, message));
+        }
+        if !r.started_at.is_empty() && chrono::DateTime::parse_from_rfc3339(&r.started_at).is_err()
+        {
+            out.push(Problem::new(
+                &file,
+                format!("started_at {:?} is not an RFC 3339 time", r.started_at),
+            ));
+        }
+        let run_dir = layout::run_dir(dir, r.run_index);
+        for (name, recorded) in [
+            (layout::STEPS, &r.steps_sha256),
+            (layout::GPU, &r.gpu_sha256),
+        ] {
+            let Some(recorded) = recorded else { continue };
+            let rel = format!("{}/{}/{name}", layout::RUNS, layout::run_name(r.run_index));
+            match speedcert_fsio::sha256_file(&run_dir.join(name)) {
+                Ok(actual) if &actual == recorded => {}
+                Ok(actual) => out.push(Problem::new(
+                    rel,
+                    format!(
+                        "sha256 is {actual}, but run.json recorded {recorded} when the run wrote it: the log was changed after the run"
+                    ),
+                )),
+                Err(e) => out.push(Problem::new(rel, format!("cannot be read: {e}"))),
+            }
+        }
+    }
+    out
+}
+
+/// Entries of `runs/` that are no slot's folder: a run spliced in beside the plan would
+/// otherwise be signed and silently ignored.
+fn stray_run_folders(dir: &Path, plan: &Plan) -> Vec<Problem> {
+    let planned: BTreeSet<String> = plan
+        .slots
+        .iter()
+        .map(|s| layout::run_name(s.index))
+        .collect();
+    let Ok(entries) = std::fs::read_dir(dir.join(layout::RUNS)) else {
+        return Vec::new();
+    };
+    let mut stray: Vec<String> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| !planned.contains(name))
+        .collect();
+    stray.sort();
+    stray
+        .into_iter()
+        .map(|name| {
+            Problem::new(
+                format!("{}/{name}", layout::RUNS),
+                format!(
+                    "not the folder of any of the {} slots of plan.json",
+                    plan.slots.len()
+                ),
+            )
+        })
+        .collect()
+}
