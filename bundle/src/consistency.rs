@@ -89,95 +89,97 @@ pub fn problems(
             out.push(Problem::new(&file, "not a slot of plan.json"));
             continue;
         };
-        let mut differs = |field: &str, found: String, expected: String, source: &str| {
+        const SLOT: &str = "its slot in plan.json";
+        // (field, in run.json, expected, where the expectation comes from)
+        let mut fields: Vec<(&str, String, String, &str)> = vec![
+            (
+                "track",
+                r.track.clone(),
+                track.spec.name.clone(),
+                "track.toml",
+            ),
+            (
+                "track_sha256",
+                r.track_sha256.clone(),
+                digest.clone(),
+                "track.toml's digest",
+            ),
+            (
+                "role",
+                r.role.as_str().into(),
+                slot.role.as_str().into(),
+                SLOT,
+            ),
+            (
+                "submission",
+                r.submission.clone(),
+                slot.submission.clone(),
+                SLOT,
+            ),
+            ("seed", r.seed.to_string(), slot.seed.to_string(), SLOT),
+            (
+                "heldout_seed",
+                format!("{:?}", r.heldout_seed),
+                format!("{:?}", Some(slot.heldout_seed)),
+                SLOT,
+            ),
+            (
+                "device",
+                r.device.to_string(),
+                plan.device.to_string(),
+                "plan.json",
+            ),
+            (
+                "target_val_loss",
+                r.target_val_loss.to_string(),
+                track.spec.target.val_loss.to_string(),
+                "track.toml",
+            ),
+            (
+                "loss_floor",
+                format!("{:?}", r.loss_floor),
+                format!("{:?}", track.spec.loss_floor()),
+                "track.toml",
+            ),
+        ];
+        // What the binary itself determines is the same in every run of that binary (the
+        // identity check compares the binaries; these ride along with them).
+        if r.env.binary_sha256 == env.binary_sha256 {
+            let (a, b) = (&r.env, env);
+            fields.extend([
+                (
+                    "env.speedcert_version",
+                    a.speedcert_version.clone(),
+                    b.speedcert_version.clone(),
+                    "env.json",
+                ),
+                (
+                    "env.git_revision",
+                    format!("{:?}", a.git_revision),
+                    format!("{:?}", b.git_revision),
+                    "env.json",
+                ),
+                (
+                    "env.cargo_lock_sha256",
+                    format!("{:?}", a.cargo_lock_sha256),
+                    format!("{:?}", b.cargo_lock_sha256),
+                    "env.json",
+                ),
+                (
+                    "env.source_nar_hash",
+                    format!("{:?}", a.source_nar_hash),
+                    format!("{:?}", b.source_nar_hash),
+                    "env.json",
+                ),
+            ]);
+        }
+        for (field, found, expected, source) in fields {
             if found != expected {
                 out.push(Problem::new(
                     &file,
                     format!("{field} is {found}, but {source} says {expected}"),
                 ));
             }
-        };
-        differs(
-            "track",
-            r.track.clone(),
-            track.spec.name.clone(),
-            "track.toml",
-        );
-        differs(
-            "track_sha256",
-            r.track_sha256.clone(),
-            digest.clone(),
-            "track.toml's digest",
-        );
-        differs(
-            "role",
-            r.role.as_str().into(),
-            slot.role.as_str().into(),
-            "its slot in plan.json",
-        );
-        differs(
-            "submission",
-            r.submission.clone(),
-            slot.submission.clone(),
-            "its slot in plan.json",
-        );
-        differs(
-            "seed",
-            r.seed.to_string(),
-            slot.seed.to_string(),
-            "its slot in plan.json",
-        );
-        differs(
-            "heldout_seed",
-            format!("{:?}", r.heldout_seed),
-            format!("{:?}", Some(slot.heldout_seed)),
-            "its slot in plan.json",
-        );
-        differs(
-            "device",
-            r.device.to_string(),
-            plan.device.to_string(),
-            "plan.json",
-        );
-        differs(
-            "target_val_loss",
-            r.target_val_loss.to_string(),
-            track.spec.target.val_loss.to_string(),
-            "track.toml",
-        );
-        differs(
-            "loss_floor",
-            format!("{:?}", r.loss_floor),
-            format!("{:?}", track.spec.loss_floor()),
-            "track.toml",
-        );
-        // What the binary itself determines is the same in every run of that binary (the
-        // identity check compares the binaries; these ride along with them).
-        if r.env.binary_sha256 == env.binary_sha256 {
-            differs(
-                "env.speedcert_version",
-                r.env.speedcert_version.clone(),
-                env.speedcert_version.clone(),
-                "env.json",
-            );
-            differs(
-                "env.git_revision",
-                format!("{:?}", r.env.git_revision),
-                format!("{:?}", env.git_revision),
-                "env.json",
-            );
-            differs(
-                "env.cargo_lock_sha256",
-                format!("{:?}", r.env.cargo_lock_sha256),
-                format!("{:?}", env.cargo_lock_sha256),
-                "env.json",
-            );
-            differs(
-                "env.source_nar_hash",
-                format!("{:?}", r.env.source_nar_hash),
-                format!("{:?}", env.source_nar_hash),
-                "env.json",
-            );
         }
         if let Some(c) = &r.causality {
             let rule = CausalityResult::within_tolerance(c.max_leak, c.logit_scale);

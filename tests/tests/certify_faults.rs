@@ -13,25 +13,13 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// `speedcert certify` of reference on the test track into `out`, 2 + 2 runs, started in
-/// the background.
+/// [`certify_cmd`], started in the background.
 fn spawn_certify(key: &Path, out: &Path, extra: &[&str]) -> Child {
-    let mut c = speedcert();
-    c.args([
-        "certify",
-        "--track",
-        &test_track(),
-        "--submission",
-        "reference",
-    ])
-    .args(["--runs", "2", "--key"])
-    .arg(key)
-    .arg("--out")
-    .arg(out)
-    .args(extra)
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    c.spawn().expect("spawn certify")
+    certify_cmd(key, out, extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn certify")
 }
 
 fn finish(child: Child) -> std::process::Output {
