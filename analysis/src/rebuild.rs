@@ -13,13 +13,20 @@
 //!   a record, with the reason, though its runs stay in runs.csv;
 //! - a track's first record is its earliest verified bundle that passed every check and
 //!   the loss test in an official environment (typically the reference, certified with
-//!   no time comparison).
+//!   no time comparison);
+//! - each record's attempts are counted from the certifier's attempt ledger
+//!   (`ledger.jsonl`, [`speedcert_bundle::ledger`]): a p-value below 0.01 means less
+//!   after fifty tries. A record the ledger does not hold, or whose earlier attempts it
+//!   lacks, and a damaged ledger, are warnings ([`RebuildReport::attempt_flags`]): the
+//!   record stays a record, with the flag beside its count in records.csv.
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use speedcert_bundle::Verdict;
+use speedcert_bundle::layout;
+use speedcert_bundle::ledger::{self, AttemptCount, LEDGER_FILE, Ledger};
 use speedcert_bundle::plan::TimeBaseline;
 use speedcert_bundle::run::{Role, RunRecord, RunStatus};
 
@@ -56,6 +63,10 @@ pub struct RebuildReport {
     pub excluded: Vec<Excluded>,
     /// Verified bundles whose "new record" was not accepted as a record, and why.
     pub rejected: Vec<Excluded>,
+    /// Warnings about attempt counts, which leave the records in place: first the
+    /// ledger's own problems (bundle [`LEDGER_FILE`]; each reason names its line), then
+    /// each record whose count is flagged, sorted by bundle.
+    pub attempt_flags: Vec<Excluded>,
     pub runs: usize,
     pub records: usize,
     /// Validation points of valid candidate runs (the frontier's input).
@@ -72,7 +83,13 @@ impl RebuildReport {
         self.excluded.is_empty() && self.rejected.is_empty()
     }
 
-    /// One block per excluded bundle: which bundle, then each failed check.
+    /// Number of attempt warnings: ledger problems plus flagged records.
+    pub fn attempt_warnings(&self) -> usize {
+        self.attempt_flags.iter().map(|e| e.reasons.len()).sum()
+    }
+
+    /// One block per excluded bundle: which bundle, then each failed check; then one
+    /// line per attempt warning.
     pub fn excluded_text(&self) -> String {
         let mut s = String::new();
         for e in &self.excluded {
@@ -93,11 +110,33 @@ impl RebuildReport {
                 s.push_str(&format!("  {r}\n"));
             }
         }
+        for e in &self.attempt_flags {
+            for r in &e.reasons {
+                if e.bundle == LEDGER_FILE {
+                    // The reason begins with the ledger's path and line.
+                    s.push_str(&format!("warning: {r}\n"));
+                } else {
+                    s.push_str(&format!("warning: record {}: {r}\n", e.bundle));
+                }
+            }
+        }
         s
     }
 
     /// The one line a person quotes: what was written, from how many bundles.
     pub fn summary_line(&self) -> String {
+        let mut notes = Vec::new();
+        if !self.excluded.is_empty() {
+            notes.push(format!("{} excluded", self.excluded.len()));
+        }
+        if !self.rejected.is_empty() {
+            notes.push(format!("{} record claims rejected", self.rejected.len()));
+        }
+        match self.attempt_warnings() {
+            0 => {}
+            1 => notes.push("1 attempt warning".into()),
+            w => notes.push(format!("{w} attempt warnings")),
+        }
         format!(
             "rebuilt {} ({} runs) and {} ({} records) from {} of {} bundles{}",
             self.runs_csv.display(),
@@ -106,11 +145,10 @@ impl RebuildReport {
             self.records,
             self.included.len(),
             self.bundles_found,
-            match (self.excluded.len(), self.rejected.len()) {
-                (0, 0) => String::new(),
-                (e, 0) => format!("; {e} excluded"),
-                (0, r) => format!("; {r} record claims rejected"),
-                (e, r) => format!("; {e} excluded, {r} record claims rejected"),
+            if notes.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", notes.join(", "))
             }
         )
     }
@@ -136,7 +174,8 @@ pub(crate) fn rel(records_dir: &Path, path: &Path) -> String {
 ///
 /// Errors only when the tables cannot be written or the trust store cannot be read; a
 /// bad bundle is an entry of [`RebuildReport::excluded`] or [`RebuildReport::rejected`],
-/// not an error.
+/// and a bad or missing attempt ledger one of [`RebuildReport::attempt_flags`], not an
+/// error.
 pub fn rebuild(records_dir: &Path) -> Result<RebuildReport> {
     let trust = Trust::load(&records_dir.join(KEYS_DIR))?;
     let dirs = bundle::discover_bundles(&records_dir.join(BUNDLES_DIR))?;
@@ -173,7 +212,13 @@ pub fn rebuild(records_dir: &Path) -> Result<RebuildReport> {
         ))
     });
     let (accepted, rejected) = accept_records(&bundles);
-    let records = record_rows(&bundles, &accepted)?;
+    let attempts = Attempts::read(records_dir, &trust);
+    let counts: Vec<AttemptCount> = accepted
+        .iter()
+        .map(|&i| attempts.count(records_dir, &bundles[i].1))
+        .collect();
+    let records = record_rows(&bundles, &accepted, &counts)?;
+    let attempt_flags = attempts.flags(&records);
     let curve_rows: Vec<CurveRow> = bundles
         .iter()
         .flat_map(|(name, b)| curves::rows_of(name, b))
@@ -191,6 +236,7 @@ pub fn rebuild(records_dir: &Path) -> Result<RebuildReport> {
         included: bundles.iter().map(|(n, _)| n.clone()).collect(),
         excluded,
         rejected,
+        attempt_flags,
         runs: runs.len(),
         records: records.len(),
         curve_points: curve_rows.len(),
@@ -240,29 +286,7 @@ fn run_rows(name: &str, b: &Bundle) -> Vec<RunRow> {
 /// Whether a verified bundle could open a track's record chain: every check but the
 /// pins passed, the environment was official and the loss test passed.
 fn opens_chain(b: &Bundle) -> Result<(), String> {
-    let s = &b.summary;
-    if s.verdict == Verdict::NewRecord {
-        return Ok(());
-    }
-    let failed: Vec<&str> = s
-        .checks
-        .iter()
-        .filter(|c| !c.passed)
-        .map(|c| c.name.as_str())
-        .collect();
-    if !failed.is_empty() {
-        return Err(format!("checks failed: {}", failed.join(", ")));
-    }
-    if !s.official {
-        return Err("unofficial environment".into());
-    }
-    match s.loss.as_ref().and_then(|l| l.p_value) {
-        Some(p) if p < s.threshold => Ok(()),
-        _ => Err(format!(
-            "verdict `{}`: the loss target was not met",
-            s.verdict
-        )),
-    }
+    b.summary.qualifies_as_record()
 }
 
 /// Why bundle `b` (verdict "new record") is not a record given the track's current
@@ -369,7 +393,99 @@ fn accept_records(bundles: &[(String, Bundle)]) -> (Vec<usize>, Vec<Excluded>) {
     (accepted, rejected)
 }
 
-fn record_rows(bundles: &[(String, Bundle)], accepted: &[usize]) -> Result<Vec<RecordRow>> {
+/// The attempt ledger of a records folder, as rebuild reads it.
+struct Attempts {
+    ledger: Ledger,
+    /// Whether ledger.jsonl exists: without it, records whose plans name no attempt were
+    /// certified before the ledger and are not flagged.
+    present: bool,
+    /// The ledger's own problems, each naming the file and line.
+    problems: Vec<String>,
+}
+
+impl Attempts {
+    /// Reads `records_dir/ledger.jsonl` and checks its lines against the bundles' keys.
+    /// Never an error: an unreadable ledger is a problem, and then holds no line.
+    fn read(records_dir: &Path, trust: &Trust) -> Self {
+        let path = records_dir.join(LEDGER_FILE);
+        let present = path.exists();
+        let (mut ledger, mut problems) = match Ledger::read(&path) {
+            Ok(l) => {
+                let problems = l.problems.clone();
+                (l, problems)
+            }
+            Err(e) => (
+                Ledger::default(),
+                vec![format!("{}: cannot be read: {e}", path.display())],
+            ),
+        };
+        if !ledger.lines.is_empty() {
+            match trust.store() {
+                Ok(store) => problems.extend(ledger.signature_problems(store, trust.threshold())),
+                Err(why) => problems.push(format!(
+                    "{}: its signatures cannot be checked: {why}",
+                    path.display()
+                )),
+            }
+        }
+        // Flags go into records.csv, which must not depend on where the folder is.
+        ledger.path = PathBuf::from(LEDGER_FILE);
+        Attempts {
+            ledger,
+            present,
+            problems,
+        }
+    }
+
+    /// The attempt count of the record bundle `b`, by its plan.json's digest.
+    fn count(&self, records_dir: &Path, b: &Bundle) -> AttemptCount {
+        let plan = &b.inputs.plan;
+        if !self.present && plan.attempt.is_none() {
+            return AttemptCount {
+                attempts: None,
+                flag: None,
+            };
+        }
+        let plan_path = b.path.join(layout::PLAN);
+        match speedcert_fsio::sha256_file(&plan_path) {
+            Ok(sha256) => ledger::attempt_count(&self.ledger, plan, &sha256),
+            Err(e) => AttemptCount {
+                attempts: plan.attempt.as_ref().map(|a| a.number),
+                flag: Some(format!(
+                    "{}: cannot be hashed to look it up in the ledger: {e}",
+                    rel(records_dir, &plan_path)
+                )),
+            },
+        }
+    }
+
+    /// The report's warnings: the ledger's problems, then each flagged record.
+    fn flags(self, records: &[RecordRow]) -> Vec<Excluded> {
+        let mut flagged: Vec<Excluded> = records
+            .iter()
+            .filter_map(|r| {
+                Some(Excluded {
+                    bundle: r.bundle.clone(),
+                    reasons: vec![r.attempts_flag.clone()?],
+                })
+            })
+            .collect();
+        flagged.sort_by(|a, b| a.bundle.cmp(&b.bundle));
+        let ledger = (!self.problems.is_empty()).then(|| Excluded {
+            bundle: LEDGER_FILE.to_string(),
+            reasons: self.problems,
+        });
+        ledger.into_iter().chain(flagged).collect()
+    }
+}
+
+/// The record rows of the `accepted` bundles; `counts[k]` is the attempt count of
+/// `bundles[accepted[k]]`.
+fn record_rows(
+    bundles: &[(String, Bundle)],
+    accepted: &[usize],
+    counts: &[AttemptCount],
+) -> Result<Vec<RecordRow>> {
     let recs: Vec<&(String, Bundle)> = accepted.iter().map(|&i| &bundles[i]).collect();
     let chain = frame::record_chain(recs.iter().map(|(name, b)| frame::ChainInput {
         track: b.summary.track.clone(),
@@ -381,6 +497,7 @@ fn record_rows(bundles: &[(String, Bundle)], accepted: &[usize]) -> Result<Vec<R
         .into_iter()
         .map(|c| {
             let (_, b) = recs[c.input_index];
+            let count = &counts[c.input_index];
             let s = &b.summary;
             let n_ok = b
                 .inputs
@@ -412,6 +529,8 @@ fn record_rows(bundles: &[(String, Bundle)], accepted: &[usize]) -> Result<Vec<R
                     .unwrap_or_default(),
                 official: s.official,
                 created_at: c.created_at,
+                attempts: count.attempts.and_then(|n| u32::try_from(n).ok()),
+                attempts_flag: count.flag.clone(),
             }
         })
         .collect())

@@ -108,7 +108,8 @@ pub struct RecordRow {
     pub improvement_ms: Option<f64>,
     /// `improvement_ms` as a percentage of the previous record's mean.
     pub improvement_pct: Option<f64>,
-    /// One-sided Welch p-value of the time comparison, as certified.
+    /// The deciding one-sided p of the time comparison, as certified (Welch up to summary
+    /// v2, the paired t from v3 on).
     pub p_value: Option<f64>,
     /// The significance threshold the certification used.
     pub threshold: Option<f64>,
@@ -120,6 +121,16 @@ pub struct RecordRow {
     pub official: bool,
     /// Full certification timestamp; orders records certified on the same day.
     pub created_at: String,
+    /// Certifications of this submission on this track up to and including this one, by
+    /// the certifier's attempt ledger (records/ledger.jsonl): a p-value means less after
+    /// many tries. Empty when unknown (records certified before the ledger); absent from
+    /// records.csv files written before this column, hence the default.
+    #[serde(default)]
+    pub attempts: Option<u32>,
+    /// Why `attempts` cannot be trusted (the ledger lacks this record or earlier
+    /// attempts, or is damaged); empty when it can.
+    #[serde(default)]
+    pub attempts_flag: Option<String>,
 }
 
 /// Serialises rows to CSV bytes (header first, even with no rows).
@@ -180,6 +191,8 @@ pub const RECORD_COLUMNS: &[&str] = &[
     "comparison",
     "official",
     "created_at",
+    "attempts",
+    "attempts_flag",
 ];
 
 /// Writes runs.csv atomically.

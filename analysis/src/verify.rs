@@ -71,6 +71,19 @@ impl Trust {
         &self.dir
     }
 
+    /// The loaded keys, or why there are none: the attempt ledger's lines are checked
+    /// against the same keys as the bundles.
+    pub fn store(&self) -> std::result::Result<&TrustStore, &str> {
+        self.store
+            .as_ref()
+            .ok_or_else(|| self.missing.as_deref().unwrap_or("no trusted keys"))
+    }
+
+    /// The number of trusted signatures a bundle or ledger line needs here.
+    pub fn threshold(&self) -> usize {
+        THRESHOLD
+    }
+
     /// Verifies the bundle folder `bundle`. Never an `Err` for a bad bundle: an
     /// unreadable one is `NotGenuine` with the read error as its reason.
     pub fn verify(&self, bundle: &Path) -> Result<Verification> {

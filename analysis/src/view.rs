@@ -176,6 +176,30 @@ pub fn audit_cell(a: Option<&Audit>) -> String {
     }
 }
 
+/// Marks an attempt count that cannot be trusted; the flag's text is printed apart.
+pub const FLAG: &str = "⚠";
+
+/// A record's attempt count: "3", "—" when unknown, "3 ⚠" when flagged.
+pub fn attempts_cell(r: &RecordRow) -> String {
+    let n = opt(r.attempts, |n| n.to_string());
+    match r.attempts_flag {
+        Some(_) => format!("{n} {FLAG}"),
+        None => n,
+    }
+}
+
+/// The flagged records of a chain as "⚠ #N: why" lines, so a reader of the table sees
+/// what each mark means.
+pub fn attempt_notes(records: &[RecordRow]) -> Vec<String> {
+    records
+        .iter()
+        .filter_map(|r| {
+            let flag = r.attempts_flag.as_deref()?;
+            Some(format!("{FLAG} #{}: {flag}", r.number))
+        })
+        .collect()
+}
+
 /// The one-line summary a person can quote (hyperfine's "Summary").
 pub fn current_line(t: &TrackView) -> Option<String> {
     let c = t.current()?;
@@ -268,6 +292,7 @@ impl ShowView {
                             }
                             None => fmt_p(p),
                         }),
+                        attempts_cell(r),
                         opt(r.loss_mean, fmt_loss),
                         r.submission.clone(),
                         r.bundle.clone(),
@@ -283,6 +308,7 @@ impl ShowView {
                     "n",
                     "Change vs previous",
                     "p (time)",
+                    "Attempts",
                     "Val loss",
                     "Submission",
                     "Bundle",
@@ -295,11 +321,15 @@ impl ShowView {
                     Align::Right,
                     Align::Left,
                     Align::Right,
+                    Align::Right,
                     Align::Left,
                     Align::Left,
                 ],
                 &rows,
             ));
+            for note in attempt_notes(&t.records) {
+                s.push_str(&format!("  {note}\n"));
+            }
             if let Some(line) = current_line(t) {
                 s.push_str(&format!("  {line}\n"));
             }

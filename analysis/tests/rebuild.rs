@@ -592,6 +592,9 @@ fn show_and_frontier_over_the_rebuilt_tables() {
     );
     assert!(text.contains(&current), "{text}");
     assert!(text.contains("-0.100 s (-10.0%)"), "{text}");
+    // The attempts column; no ledger here, so every count is unknown and unflagged.
+    assert!(text.contains("  p (time)  Attempts  Val loss"), "{text}");
+    assert!(!text.contains('⚠'), "{text}");
     let json: serde_json::Value = serde_json::from_str(&all.to_json()).unwrap();
     assert_eq!(json["tracks"].as_array().unwrap().len(), 2);
     assert_eq!(json["tracks"][1]["records"][1]["submission"], "fast");

@@ -106,6 +106,12 @@ fn site_writes_page_plots_and_readme() {
         assert!(!html.contains(bad), "index.html contains {bad}");
     }
     assert!(html.contains("<table class=\"records\" id=\"records-synthetic-tiny\">"));
+    // Attempts beside each record: unknown for bundles certified before the ledger.
+    assert!(
+        html.contains("<th>p (time)</th><th>Attempts</th>"),
+        "{html}"
+    );
+    assert_eq!(html.matches("<td class=\"num attempts\">—</td>").count(), 3);
     assert!(html.contains("<section class=\"imported\" id=\"imported\">"));
     // Certified rows come before the imported section, which is marked on every row.
     let certified_at = html.find("id=\"records-synthetic-tiny\"").unwrap();
@@ -133,7 +139,7 @@ fn site_writes_page_plots_and_readme() {
     let certified = md.find("## Certified records").unwrap();
     let imported = md.find("## Imported, unverified").unwrap();
     assert!(certified < imported);
-    assert!(md.contains("| # | Record time | Description | Date | Bundle |"));
+    assert!(md.contains("| # | Record time | Description | Date | Bundle | Change | p (time) | Attempts | Val loss | Runs |"), "{md}");
     assert!(md.contains("| 2 | 0.900 s ± 0.005 s | fast | 2026-11-22 | [bundles/tiny/2026-11-22-fast](bundles/tiny/2026-11-22-fast) |"), "{md}");
     assert!(md[imported..].contains("| 1 | 45 minutes | [llm.c baseline](https://github.com/karpathy/llm.c/discussions/481) | 2024-05-28 |"), "{md}");
     assert!(md[imported..].contains(

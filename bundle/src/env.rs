@@ -32,6 +32,31 @@ pub struct Environment {
     pub source_nar_hash: Option<String>,
 }
 
+impl Environment {
+    /// The machine, as stored-time comparisons tell machines apart: sha256 over the GPUs
+    /// (names and UUIDs), their count, driver, CUDA, CPU model and count, kernel and host
+    /// name. The speedcert binary is left out: it is the referee, not the machine.
+    pub fn machine_fingerprint(&self) -> String {
+        let gpus: Vec<String> = self
+            .gpu
+            .iter()
+            .map(|g| format!("{}/{}", g.name, g.uuid.as_deref().unwrap_or("")))
+            .collect();
+        let text = serde_json::json!({
+            "gpus": gpus,
+            "gpu_count": self.gpu_count,
+            "driver": self.driver_version,
+            "cuda": self.cuda_driver_version,
+            "cpu": self.cpu_model,
+            "cpus": self.cpu_count,
+            "kernel": self.kernel,
+            "host": self.hostname,
+        })
+        .to_string();
+        speedcert_fsio::sha256_bytes(text.as_bytes())
+    }
+}
+
 /// Compares the environment with a track's hardware pins. Unset pins are not checked;
 /// on a CPU track only the device kind is.
 pub fn check_pins(pins: &HardwareSpec, env: &Environment, device: DeviceKind) -> Vec<CheckResult> {

@@ -96,3 +96,26 @@ pub fn write_run(
     write_json(&dir.join(layout::RUN), &record)?;
     Ok(record)
 }
+
+/// A DSSE envelope of `payload_type` holding a `T` (a journal seal, a ledger line), as
+/// read before its signatures are checked: the envelope, its decoded payload and the
+/// payload parsed. The error says which layer is wrong; the caller names the file.
+pub fn open_envelope<T: serde::de::DeserializeOwned>(
+    raw: &[u8],
+    payload_type: &str,
+    what: &str,
+) -> Result<(speedcert_attest::Envelope, Vec<u8>, T), String> {
+    let env = speedcert_attest::Envelope::from_json(raw)
+        .map_err(|e| format!("not a DSSE envelope: {e:?}"))?;
+    let body = env
+        .decode_payload()
+        .map_err(|e| format!("payload is not base64: {e}"))?;
+    if env.payload_type != payload_type {
+        return Err(format!(
+            "payload type {:?}, expected {payload_type:?}",
+            env.payload_type
+        ));
+    }
+    let value = serde_json::from_slice(&body).map_err(|e| format!("payload is not {what}: {e}"))?;
+    Ok((env, body, value))
+}

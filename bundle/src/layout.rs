@@ -15,6 +15,10 @@ pub const SUMMARY: &str = "summary.json";
 pub const DRIFT: &str = "drift.json";
 /// The record's env.json, copied into a nightly bundle for the environment diff.
 pub const RECORD_ENV: &str = "record-env.json";
+/// The folder of seals signed as the certification happens (crate::journal).
+pub const JOURNAL: &str = "journal";
+/// The plan's seal, in [`JOURNAL`].
+pub const PLAN_SEAL: &str = "plan.dsse.json";
 /// The folder of runs.
 pub const RUNS: &str = "runs";
 /// One run's record; written last, so it marks a finished run.

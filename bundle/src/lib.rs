@@ -12,6 +12,8 @@
 //! - [`inputs`]: a bundle's raw files, read for recomputation, and [`consistency`]: the
 //!   cross-checks between them;
 //! - [`figures`], [`checks`], [`summary`], [`drift`]: the pure computations from them;
+//! - [`ledger`]: the certifier's signed log of every certification attempt;
+//! - [`journal`]: the plan and run seals signed as a certification happens;
 //! - [`predicate`]: the signed in-toto predicate and [`seal`];
 //! - [`verify`]: attestation plus recomputation, by the rules of the bundle's schema;
 //! - [`export`]: the summary and its runs as JSON, CSV, markdown and MLPerf `:::MLLOG` lines;
@@ -26,7 +28,9 @@ pub mod export;
 pub mod figures;
 pub mod inputs;
 pub mod io;
+pub mod journal;
 pub mod layout;
+pub mod ledger;
 pub mod plan;
 pub mod predicate;
 pub mod run;

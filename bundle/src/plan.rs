@@ -28,6 +28,33 @@ pub struct Slot {
     pub submission: String,
     pub seed: u64,
     pub heldout_seed: u64,
+    /// The interleaved pair this slot belongs to (one candidate and one baseline run
+    /// back to back, in an order drawn per pair); `None` for an unpaired run and in plans
+    /// written before pairing. The paired time test pairs runs by this number only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pair: Option<usize>,
+}
+
+/// How the slots are run, which decides whether verify can hold the journal to plan
+/// order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Schedule {
+    /// One after another in slot order, on this machine: seals must follow plan order.
+    Sequential,
+    /// As Slurm array tasks, in any order: seals are checked once-only, not for order.
+    Parallel,
+}
+
+/// Where this certification stands in the certifier's attempt ledger when it was planned
+/// ([`crate::ledger`]): how many earlier attempts of the same submission on the same
+/// track the ledger held, so a record's attempt count can be checked against the ledger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// 1 for the first certification of this submission digest on this track.
+    pub number: usize,
+    /// sha256 of the ledger's last line before this attempt's (empty for an empty ledger).
+    pub ledger_head_sha256: String,
 }
 
 /// The record bundle's times, when compared against stored results.
@@ -38,6 +65,11 @@ pub struct StoredBaseline {
     pub attestation_sha256: String,
     pub submission: String,
     pub times_ms: Vec<f64>,
+    /// [`crate::env::Environment::machine_fingerprint`] of the record's env.json: a
+    /// stored-time comparison from another machine cannot make a record unless the
+    /// track allows it. `None` in plans written before this check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_fingerprint: Option<String>,
     /// The record's final validation losses, same runs as `times_ms` (nightly drift
     /// compares losses too). Absent in plans written before nightly existed.
     #[serde(default)]
@@ -58,4 +90,31 @@ pub struct Plan {
     pub device: DeviceKind,
     pub created_at: String,
     pub slots: Vec<Slot>,
+    /// `None` in plans written before the journal (summary v1, v2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<Attempt>,
+}
+
+impl Plan {
+    /// The (candidate, baseline) slot indices of each complete planned pair, by pair
+    /// number.
+    pub fn pairs(&self) -> Vec<(usize, usize)> {
+        let mut by_pair: std::collections::BTreeMap<usize, (Option<usize>, Option<usize>)> =
+            Default::default();
+        for s in &self.slots {
+            if let Some(p) = s.pair {
+                let e = by_pair.entry(p).or_default();
+                match s.role {
+                    Role::Candidate => e.0 = Some(s.index),
+                    Role::Baseline => e.1 = Some(s.index),
+                }
+            }
+        }
+        by_pair
+            .into_values()
+            .filter_map(|(c, b)| Some((c?, b?)))
+            .collect()
+    }
 }

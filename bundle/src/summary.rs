@@ -9,7 +9,7 @@ use speedcert_track::{DataSpec, Track};
 
 use crate::check::CheckResult;
 pub use crate::figures::{LossStats, RunCounts, TimeSample, TimeStats};
-use crate::figures::{loss_stats, time_stats};
+use crate::figures::{Pairs, loss_stats, time_stats};
 pub use crate::inputs::BundleInputs;
 use crate::plan::TimeBaseline;
 use crate::run::{Role, RunRecord, RunStatus};
@@ -99,7 +99,15 @@ pub fn compute_version(inputs: &BundleInputs, version: SummaryVersion) -> Summar
             .unwrap_or_default(),
         TimeBaseline::None => Vec::new(),
     };
-    let time = time_stats(&cand_times, &base_times, plan.comparison, &boot);
+    let pairs = (version >= SummaryVersion::V3).then(|| planned_pairs(plan, runs));
+    let time = time_stats(
+        &cand_times,
+        &base_times,
+        plan.comparison,
+        &boot,
+        pairs.as_ref(),
+        threshold,
+    );
     let losses: Vec<f64> = cand_ok.iter().filter_map(|r| r.final_val_loss).collect();
     let loss = loss_stats(&cand_ok, &losses, target);
 
@@ -118,7 +126,11 @@ pub fn compute_version(inputs: &BundleInputs, version: SummaryVersion) -> Summar
     let official = checks.iter().filter(|c| c.name.is_pin()).all(|c| c.passed);
     checks.sort_by(|a, b| a.name.as_str().cmp(b.name.as_str()));
 
-    let (verdict, verdict_detail) = decide(&counts, &checks, &time, &loss, official, threshold);
+    let comparison = (version >= SummaryVersion::V3).then(|| ComparisonKind::of(plan, env, track));
+    let (verdict, verdict_detail) = with_comparison(
+        decide(&counts, &checks, &time, &loss, official, threshold),
+        comparison.as_ref(),
+    );
     Summary {
         schema: version.schema().to_owned(),
         track: spec.name.clone(),
@@ -140,6 +152,116 @@ pub fn compute_version(inputs: &BundleInputs, version: SummaryVersion) -> Summar
         verdict,
         verdict_detail,
     }
+}
+
+/// The times of the plan's complete pairs (both runs finished) and the count of broken
+/// ones, in pair order.
+fn planned_pairs(plan: &crate::plan::Plan, runs: &[RunRecord]) -> Pairs {
+    let ok_time = |index: usize| {
+        runs.iter()
+            .find(|r| {
+                r.run_index == index && r.status == RunStatus::Ok && r.final_val_loss.is_some()
+            })
+            .map(|r| r.train_time_ms)
+    };
+    let mut pairs = Pairs::default();
+    for (c, b) in plan.pairs() {
+        match (ok_time(c), ok_time(b)) {
+            (Some(tc), Some(tb)) => pairs.times.push((tc, tb, c < b)),
+            _ => pairs.broken += 1,
+        }
+    }
+    pairs
+}
+
+/// What the candidate's times were compared with, as the verdict names it (summary v3 on).
+enum ComparisonKind {
+    /// Reruns of the baseline on this machine, paired.
+    Paired,
+    /// A stored record's times from this machine.
+    StoredSameMachine,
+    /// A stored record's times from another machine (or one not fingerprinted), and
+    /// whether the track lets such a comparison make a record.
+    StoredOtherMachine {
+        allowed: bool,
+        why: String,
+    },
+    None,
+}
+
+impl ComparisonKind {
+    fn of(plan: &crate::plan::Plan, env: &crate::env::Environment, track: &Track) -> Self {
+        match plan.comparison {
+            TimeBaseline::SameMachine => Self::Paired,
+            TimeBaseline::None => Self::None,
+            TimeBaseline::StoredRecord => {
+                let here = env.machine_fingerprint();
+                let allowed = track.spec.certification.allow_cross_machine_baseline;
+                match plan
+                    .stored_baseline
+                    .as_ref()
+                    .and_then(|s| s.machine_fingerprint.as_deref())
+                {
+                    Some(there) if there == here => Self::StoredSameMachine,
+                    Some(there) => Self::StoredOtherMachine {
+                        allowed,
+                        why: format!(
+                            "the record's machine fingerprint {} is not this machine's {}",
+                            short(there),
+                            short(&here)
+                        ),
+                    },
+                    None => Self::StoredOtherMachine {
+                        allowed,
+                        why: "the plan does not record the record's machine fingerprint".into(),
+                    },
+                }
+            }
+        }
+    }
+
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Paired => "paired comparison with baseline reruns on this machine",
+            Self::StoredSameMachine => {
+                "unpaired comparison with a record's stored times from this machine"
+            }
+            Self::StoredOtherMachine { .. } => {
+                "unpaired comparison with a record's stored times from another machine"
+            }
+            Self::None => "no time comparison",
+        }
+    }
+}
+
+fn short(digest: &str) -> &str {
+    digest.get(..12).unwrap_or(digest)
+}
+
+/// The verdict of summary v3 on: the comparison kind named first, and stored times from
+/// another machine refused as a record unless the track allows them.
+fn with_comparison(
+    (verdict, detail): (Verdict, String),
+    comparison: Option<&ComparisonKind>,
+) -> (Verdict, String) {
+    let Some(kind) = comparison else {
+        return (verdict, detail);
+    };
+    if verdict == Verdict::NewRecord
+        && let ComparisonKind::StoredOtherMachine {
+            allowed: false,
+            why,
+        } = kind
+    {
+        return (
+            Verdict::NotSignificant,
+            format!(
+                "{}: {why}; the track does not allow stored times from another machine to make a record (certification.allow_cross_machine_baseline), so rerun the record's submission here (--baseline-runs N)",
+                kind.label()
+            ),
+        );
+    }
+    (verdict, format!("{}: {detail}", kind.label()))
 }
 
 fn decide(
@@ -205,8 +327,17 @@ fn decide(
             return (
                 Verdict::NotSignificant,
                 format!(
-                    "time difference not significant (p = {} >= {threshold})",
-                    fmt_p(p)
+                    "time difference not significant (p = {} >= {threshold}){}",
+                    fmt_p(p),
+                    time.mde
+                        .as_ref()
+                        .map(|m| format!(
+                            "; with this noise the smallest speed-up detectable with power {} is {:.1} ms{}",
+                            m.power,
+                            m.ms,
+                            m.pct.map(|p| format!(" ({p:.2}%)")).unwrap_or_default()
+                        ))
+                        .unwrap_or_default()
                 ),
             );
         }
@@ -244,6 +375,34 @@ pub fn is_synthetic(track: &Track) -> bool {
 }
 
 impl Summary {
+    /// Whether this certification can stand as a track's record: a `new record`, or, for
+    /// the bundle that opens a track's chain (no earlier record to beat), every check but
+    /// the pins passed, the environment was official and the loss test passed.
+    pub fn qualifies_as_record(&self) -> Result<(), String> {
+        if self.verdict == Verdict::NewRecord {
+            return Ok(());
+        }
+        let failed: Vec<&str> = self
+            .checks
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.name.as_str())
+            .collect();
+        if !failed.is_empty() {
+            return Err(format!("checks failed: {}", failed.join(", ")));
+        }
+        if !self.official {
+            return Err("unofficial environment".into());
+        }
+        match self.loss.as_ref().and_then(|l| l.p_value) {
+            Some(p) if p < self.threshold => Ok(()),
+            _ => Err(format!(
+                "verdict `{}`: the loss target was not met",
+                self.verdict
+            )),
+        }
+    }
+
     /// The schema version this summary was written with; `None` if this build does not
     /// know it.
     pub fn version(&self) -> Option<SummaryVersion> {

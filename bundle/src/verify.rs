@@ -23,6 +23,8 @@ use crate::version::SummaryVersion;
 pub const STATISTICS: &str = "statistics";
 /// The check name the drift's recomputation reports under.
 pub const DRIFT: &str = "drift";
+/// The check name the journal's seals report under.
+pub const JOURNAL: &str = "journal";
 /// Checks added after a bundle's schema, run as advice.
 pub const LATER_CHECKS: &str = "later-checks";
 
@@ -39,8 +41,55 @@ pub fn verify_bundle(
         for check in recompute(bundle, &predicate) {
             report.add_check(check);
         }
+        for check in journal_checks(bundle, &predicate, trust, threshold) {
+            report.add_check(check);
+        }
     }
     Ok(report)
+}
+
+/// The journal's seals (summary v3 on): signed as they happened, in one unbroken chain,
+/// matching plan.json and every run.json.
+fn journal_checks(
+    bundle: &Path,
+    predicate: &Value,
+    trust: &TrustStore,
+    threshold: usize,
+) -> Vec<Check> {
+    let version = predicate
+        .get("summary")
+        .and_then(|s| s.get("schema"))
+        .and_then(Value::as_str)
+        .and_then(SummaryVersion::parse);
+    if version.is_none_or(|v| v < SummaryVersion::V3) {
+        return Vec::new();
+    }
+    let plan = match crate::io::read_json::<crate::plan::Plan>(&bundle.join(layout::PLAN)) {
+        Ok(p) => p,
+        Err(e) => return cannot_recompute(JOURNAL, e),
+    };
+    match crate::journal::verify_problems(bundle, &plan, trust, threshold) {
+        Ok(problems) if problems.is_empty() => vec![Check::pass(
+            JOURNAL,
+            None,
+            format!(
+                "the plan and {} finished run(s) were sealed as they happened, in one unbroken chain{}",
+                crate::journal::sealed_slots(bundle)
+                    .map(|s| s.len())
+                    .unwrap_or(0),
+                if plan.schedule == Some(crate::plan::Schedule::Sequential) {
+                    ", in plan order"
+                } else {
+                    " (parallel schedule: order not checked)"
+                }
+            ),
+        )],
+        Ok(problems) => problems
+            .iter()
+            .map(|p| Check::fail(JOURNAL, Some(&p.file), p.message.clone()))
+            .collect(),
+        Err(e) => cannot_recompute(JOURNAL, e),
+    }
 }
 
 /// Recomputes the summary (and drift) from the bundle's raw files and compares them with

@@ -11,23 +11,31 @@ pub enum SummaryVersion {
     V1,
     /// Adds the `step_log` check (steps.csv cross-checked against run.json).
     V2,
+    /// Paired time test on the plan's interleaved pairs (order drawn per pair), the
+    /// minimum detectable effect, the comparison kind in the verdict, stored times from
+    /// another machine refused, and the signed journal (plan and run seals).
+    V3,
 }
 
 impl SummaryVersion {
+    pub const ALL: [SummaryVersion; 3] =
+        [SummaryVersion::V1, SummaryVersion::V2, SummaryVersion::V3];
+
     /// What this speedcert writes.
-    pub const CURRENT: SummaryVersion = SummaryVersion::V2;
+    pub const CURRENT: SummaryVersion = SummaryVersion::V3;
 
     pub fn schema(self) -> &'static str {
         match self {
             SummaryVersion::V1 => "speedcert/summary/v1",
             SummaryVersion::V2 => "speedcert/summary/v2",
+            SummaryVersion::V3 => "speedcert/summary/v3",
         }
     }
 
     /// The version a `schema` string names; `None` for one this build does not know
     /// (written by a newer speedcert).
     pub fn parse(schema: &str) -> Option<Self> {
-        [SummaryVersion::V1, SummaryVersion::V2]
+        SummaryVersion::ALL
             .into_iter()
             .find(|v| v.schema() == schema)
     }
@@ -45,7 +53,7 @@ mod tests {
 
     #[test]
     fn schemas_parse_back() {
-        for v in [SummaryVersion::V1, SummaryVersion::V2] {
+        for v in SummaryVersion::ALL {
             assert_eq!(SummaryVersion::parse(v.schema()), Some(v));
         }
         assert_eq!(SummaryVersion::parse("speedcert/summary/v9"), None);

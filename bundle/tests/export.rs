@@ -117,6 +117,7 @@ fn bundle() -> (TempDir, BundleInputs, Summary) {
                 submission: submission.into(),
                 seed: 1000 + i as u64,
                 heldout_seed: 2000 + i as u64,
+                pair: Some(i / 2),
             }
         })
         .collect();
@@ -133,6 +134,8 @@ fn bundle() -> (TempDir, BundleInputs, Summary) {
         device: DeviceKind::Cpu,
         created_at: "2026-11-23T09:00:00Z".into(),
         slots: slots.clone(),
+        schedule: None,
+        attempt: None,
     };
     io::write_json(&root.join(layout::PLAN), &plan).unwrap();
     let shapes = [

@@ -69,13 +69,27 @@ fn a_bundle_signed_before_a_check_existed_still_verifies() {
 fn each_schema_computes_its_own_checks() {
     let inputs = BundleInputs::read(&fixture()).unwrap();
     let v1 = summary::compute_version(&inputs, SummaryVersion::V1);
-    let v2 = summary::compute(&inputs);
+    let v2 = summary::compute_version(&inputs, SummaryVersion::V2);
+    let v3 = summary::compute(&inputs);
     assert_eq!(v1.schema, "speedcert/summary/v1");
-    assert_eq!(v2.schema, SummaryVersion::CURRENT.schema());
+    assert_eq!(v2.schema, "speedcert/summary/v2");
+    assert_eq!(v3.schema, SummaryVersion::CURRENT.schema());
     let has = |s: &speedcert_bundle::Summary| s.checks.iter().any(|c| c.name == CheckId::StepLog);
     assert!(!has(&v1) && has(&v2));
     assert_eq!(v1.verdict, Verdict::NewRecord);
     assert_eq!(v2.verdict, Verdict::NewRecord);
+    // v3 decides on the plan's pairs, and a v1 plan drew none: no paired test, no record,
+    // and the verdict says why and which comparison it was.
+    assert_eq!(v3.verdict, Verdict::NotSignificant, "{}", v3.verdict_detail);
+    assert!(
+        v3.verdict_detail
+            .starts_with("paired comparison with baseline reruns on this machine: no time comparison: paired test impossible (0 complete pairs"),
+        "{}",
+        v3.verdict_detail
+    );
+    // Welch stays as a reported figure.
+    let t = v3.time.as_ref().unwrap();
+    assert_eq!(t.welch_p, v2.time.as_ref().unwrap().p_value);
 }
 
 #[test]
@@ -93,7 +107,7 @@ fn an_edited_summary_resigned_by_a_trusted_key_fails_recomputation() {
 }
 
 #[test]
-fn a_step_log_that_contradicts_its_run_fails_the_current_schema() {
+fn a_step_log_that_contradicts_its_run_fails_schema_v2() {
     let (_tmp, dir, signer, trust) = copy_with_key();
     // Stretch the training time at the end of run 0's log, then sign an honest v2 summary of the
     // edited files: the signature and the statistics agree, the runs do not.
@@ -107,7 +121,7 @@ fn a_step_log_that_contradicts_its_run_fails_the_current_schema() {
     lines[last] = cells.join(",");
     std::fs::write(&steps, lines.join("\n") + "\n").unwrap();
     let inputs = BundleInputs::read(&dir).unwrap();
-    let s = summary::compute(&inputs);
+    let s = summary::compute_version(&inputs, SummaryVersion::V2);
     assert_eq!(s.verdict, Verdict::CheckFailed, "{}", s.verdict_detail);
     let check = s
         .checks

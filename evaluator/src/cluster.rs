@@ -274,7 +274,7 @@ pub struct Submission<'a> {
     /// The `speedcert` binary the jobs run (the running one: same digest as env.json).
     pub exe: &'a Path,
     pub bundle: &'a Path,
-    /// Signing keys for the collect job.
+    /// Signing keys: the array tasks seal their runs with them, the collect job signs.
     pub keys: &'a [PathBuf],
     /// Slot indices to run, one array task each.
     pub tasks: &'a [usize],
@@ -334,9 +334,10 @@ impl Submission<'_> {
         }
         s += "echo \"speedcert: array task $SLURM_ARRAY_TASK_ID of job $SLURM_ARRAY_JOB_ID on $(hostname)\"\n";
         s += &format!(
-            "exec {} certify --run-slot \"$SLURM_ARRAY_TASK_ID\" --out {}\n",
+            "exec {} certify --run-slot \"$SLURM_ARRAY_TASK_ID\" --out {}{}\n",
             sh_quote(&self.exe.to_string_lossy()),
-            sh_quote(&self.bundle.to_string_lossy())
+            sh_quote(&self.bundle.to_string_lossy()),
+            self.key_args()
         );
         Ok(s)
     }
@@ -348,10 +349,16 @@ impl Submission<'_> {
             sh_quote(&self.exe.to_string_lossy()),
             sh_quote(&self.bundle.to_string_lossy())
         );
-        for k in self.keys {
-            s += &format!(" --key {}", sh_quote(&k.to_string_lossy()));
-        }
+        s += &self.key_args();
         s
+    }
+
+    /// ` --key K` for each signing key, quoted.
+    fn key_args(&self) -> String {
+        self.keys
+            .iter()
+            .map(|k| format!(" --key {}", sh_quote(&k.to_string_lossy())))
+            .collect()
     }
 
     /// collect.sbatch: collects, computes the statistics and signs.
@@ -598,7 +605,7 @@ mod tests {
             "#SBATCH --account=lab",
             "#SBATCH --gres=gpu:1",
             "#SBATCH --exclusive",
-            "exec /opt/speedcert/bin/speedcert certify --run-slot \"$SLURM_ARRAY_TASK_ID\" --out '/shared/b%1'",
+            "exec /opt/speedcert/bin/speedcert certify --run-slot \"$SLURM_ARRAY_TASK_ID\" --out '/shared/b%1' --key '/keys/it'\\''s.pem'",
         ] {
             assert!(array.lines().any(|l| l == line), "{line}\n{array}");
         }

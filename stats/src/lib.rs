@@ -1,5 +1,6 @@
 //! Statistics for speedcert: descriptive summaries, the one-sample and Welch t-tests,
-//! effect size, a seeded bootstrap CI and the Mann–Whitney U test.
+//! the paired t-test and sign-flip test on interleaved pairs, power and minimum
+//! detectable effect, effect size, a seeded bootstrap CI and the Mann–Whitney U test.
 //!
 //! Used by certify (is the candidate's loss below target, is it faster than the
 //! record), verify (recompute and compare), nightly (drift) and audit (the speedrun's
@@ -13,9 +14,9 @@
 //! carries a verdict; deciding "new record" from them is the caller's job.
 //!
 //! Hand-written numerics, where a library exists: the mean and variance (two-pass,
-//! for precision with large offsets), the type-7 quantile, and the exact
-//! Mann–Whitney distribution (statrs has none). Distributions (Student's t, the
-//! normal tail via `erfc`, log-gamma) come from `statrs`.
+//! for precision with large offsets), the type-7 quantile, the exact Mann–Whitney
+//! distribution and the noncentral t (statrs has neither). Distributions (Student's
+//! t, the normal tail via `erfc`, log-gamma) come from `statrs`.
 
 mod bootstrap;
 mod compare;
@@ -23,6 +24,8 @@ mod effect;
 mod error;
 pub mod format;
 mod mann_whitney;
+mod paired;
+mod power;
 mod summary;
 mod ttest;
 
@@ -34,6 +37,11 @@ pub use compare::{Comparison, compare};
 pub use effect::{EffectSize, effect_size};
 pub use error::StatsError;
 pub use mann_whitney::{MannWhitney, MannWhitneyMethod, mann_whitney_u, mann_whitney_u_with};
+pub use paired::{
+    PAIRED_CI_LEVEL, PairedTest, SIGN_FLIP_EXACT_MAX_PAIRS, SignFlip, SignFlipConfig,
+    SignFlipMethod, paired_t, sign_flip,
+};
+pub use power::{noncentral_t_sf, paired_mde, paired_power, welch_mde, welch_power};
 pub use summary::Summary;
 pub use ttest::{Alternative, TTest, one_sample_t, welch_t};
 

@@ -350,6 +350,10 @@ pub struct CertificationSpec {
     /// A run taking longer than this (wall clock, whole child process) is killed as failed.
     #[serde(default = "default_timeout")]
     pub run_timeout_s: u64,
+    /// Whether times stored in a record bundle from another machine (by env fingerprint)
+    /// may make a new record. Off by default: machines differ by more than most gains.
+    #[serde(default)]
+    pub allow_cross_machine_baseline: bool,
 }
 
 impl Default for CertificationSpec {
@@ -358,6 +362,7 @@ impl Default for CertificationSpec {
             runs: default_runs(),
             p_threshold: default_p(),
             run_timeout_s: default_timeout(),
+            allow_cross_machine_baseline: false,
         }
     }
 }

@@ -13,8 +13,11 @@ use crate::format::{NONE, TimeUnit, fmt_loss};
 use crate::imported::{Audit, ImportedRecord, imported_url, source_label};
 use crate::nightly::NightlyRow;
 use crate::plot::{self, DatedTime};
+use crate::table::RecordRow;
 use crate::verify::{Trust, Verification};
-use crate::view::{ImportedTrackView, Tables, TrackView, audit_cell, current_line};
+use crate::view::{
+    FLAG, ImportedTrackView, Tables, TrackView, attempts_cell, audit_cell, current_line,
+};
 
 use super::cells::*;
 use super::text::{html_escape, slug};
@@ -32,6 +35,7 @@ section.imported{background:#fff8e6;border:2px dashed #d08c00;padding:0 1rem 1re
 .badge{display:inline-block;background:#d08c00;color:#fff;border-radius:3px;padding:0 .4rem;font-size:.8rem;font-weight:600}
 .badge.certified{background:#2e7d32}
 .note{color:#8a4b00}
+td.flagged{background:#fff3e0}td.flagged a{color:#8a4b00;text-decoration:none}
 code{font-size:.9em}
 ";
 
@@ -98,12 +102,12 @@ pub(super) fn certified_section(
         let unit = unit_of(t);
         let _ = write!(
             page.html,
-            "<table class=\"records\" id=\"records-{s}\">\n<thead><tr><th>#</th><th>Record time (mean ± σ)</th><th>Description</th><th>Date</th><th>Bundle</th><th>Change</th><th>p (time)</th><th>Val loss</th><th>Runs</th></tr></thead>\n<tbody>\n"
+            "<table class=\"records\" id=\"records-{s}\">\n<thead><tr><th>#</th><th>Record time (mean ± σ)</th><th>Description</th><th>Date</th><th>Bundle</th><th>Change</th><th>p (time)</th><th>Attempts</th><th>Val loss</th><th>Runs</th></tr></thead>\n<tbody>\n"
         );
         for r in &t.records {
             let _ = writeln!(
                 page.html,
-                "<tr data-status=\"certified\"><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"date\">{}</td><td><code title=\"attestation sha256 {}\">{}</code></td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                "<tr data-status=\"certified\"><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"date\">{}</td><td><code title=\"attestation sha256 {}\">{}</code></td><td class=\"num\">{}</td><td class=\"num\">{}</td>{}<td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
                 r.number,
                 html_escape(&record_time_cell(r, unit)),
                 html_escape(&r.submission),
@@ -112,6 +116,7 @@ pub(super) fn certified_section(
                 html_escape(&r.bundle),
                 html_escape(&change_cell(r)),
                 html_escape(&p_cell(r)),
+                attempts_td(&s, r),
                 r.loss_mean
                     .map(fmt_loss)
                     .unwrap_or_else(|| NONE.to_string()),
@@ -119,6 +124,17 @@ pub(super) fn certified_section(
             );
         }
         page.html.push_str("</tbody></table>\n");
+        for r in &t.records {
+            if let Some(flag) = &r.attempts_flag {
+                let _ = writeln!(
+                    page.html,
+                    "<p class=\"note attempt-flag\" id=\"attempt-flag-{s}-{}\">{FLAG} #{}: {}</p>",
+                    r.number,
+                    r.number,
+                    html_escape(flag)
+                );
+            }
+        }
         if let Some(line) = current_line(t) {
             let _ = writeln!(page.html, "<p class=\"summary\">{}</p>", html_escape(&line));
         }
@@ -230,6 +246,23 @@ pub(super) fn certified_section(
     )?;
     page.html.push_str("</section>\n");
     Ok(())
+}
+
+/// A record's attempts cell: the count, and for a flagged one the flag as its tooltip,
+/// linked to the footnote under the table (a tooltip alone is lost on touch screens).
+fn attempts_td(slug: &str, r: &RecordRow) -> String {
+    match &r.attempts_flag {
+        Some(flag) => format!(
+            "<td class=\"num attempts flagged\" title=\"{}\"><a href=\"#attempt-flag-{slug}-{}\">{}</a></td>",
+            html_escape(flag),
+            r.number,
+            html_escape(&attempts_cell(r))
+        ),
+        None => format!(
+            "<td class=\"num attempts\">{}</td>",
+            html_escape(&attempts_cell(r))
+        ),
+    }
 }
 
 /// A track's "Nightly reruns" subsection: the quotable line, the plot against the

@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::format::{NONE, fmt_loss};
 use crate::imported::{imported_url, source_label};
 use crate::nightly;
-use crate::view::{self, Tables, audit_cell, current_line};
+use crate::view::{self, Tables, attempt_notes, attempts_cell, audit_cell, current_line};
 
 use super::cells::*;
 use super::text::md_cell;
@@ -79,8 +79,12 @@ pub fn readme_markdown(tables: &Tables) -> Result<String> {
          does (signatures against the keys in keys/, file digests, every figure recomputed from the runs) \
          and that beat the record current at its date by its own comparison against that record; a \
          track's first record is its earliest bundle that passed every check and the loss test. Record \
-         time is the mean (± standard deviation) of the certified runs; p is the one-sided Welch test of \
-         the time improvement against the track's threshold. How to add one: the README's \
+         time is the mean (± standard deviation) of the certified runs; p is the one-sided p of the time \
+         improvement against the track's threshold, by the test the bundle's summary decided with \
+         (Welch up to summary v2; the paired t on interleaved pairs from v3 on). Attempts counts the certifications of \
+         the submission on the track up to this one, from the certifier's ledger (ledger.jsonl; — \
+         for records certified before it); ⚠ marks a count the ledger does not back, explained \
+         under the table. How to add one: the README's \
          \"Add a record to records/\".\n\n",
     );
     if view.tracks.iter().all(|t| t.records.is_empty()) {
@@ -89,12 +93,12 @@ pub fn readme_markdown(tables: &Tables) -> Result<String> {
     for t in view.tracks.iter().filter(|t| !t.records.is_empty()) {
         let unit = unit_of(t);
         let _ = writeln!(s, "### Track `{}`\n", t.track);
-        s.push_str("| # | Record time | Description | Date | Bundle | Change | p (time) | Val loss | Runs |\n");
-        s.push_str("| - | - | - | - | - | - | - | - | - |\n");
+        s.push_str("| # | Record time | Description | Date | Bundle | Change | p (time) | Attempts | Val loss | Runs |\n");
+        s.push_str("| - | - | - | - | - | - | - | - | - | - |\n");
         for r in &t.records {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | [{}]({}) | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | [{}]({}) | {} | {} | {} | {} | {} |",
                 r.number,
                 record_time_cell(r, unit),
                 md_cell(&r.submission),
@@ -103,11 +107,19 @@ pub fn readme_markdown(tables: &Tables) -> Result<String> {
                 r.bundle,
                 change_cell(r),
                 p_cell(r),
+                attempts_cell(r),
                 r.loss_mean
                     .map(fmt_loss)
                     .unwrap_or_else(|| NONE.to_string()),
                 r.n
             );
+        }
+        let notes = attempt_notes(&t.records);
+        if !notes.is_empty() {
+            s.push('\n');
+        }
+        for note in notes {
+            let _ = writeln!(s, "- {}", md_cell(&note));
         }
         if let Some(line) = current_line(t) {
             let _ = writeln!(s, "\n{line}");

@@ -12,13 +12,15 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use speedcert_attest::{Signer, generate_key, public_key_path};
 use speedcert_bundle::env::Environment;
-use speedcert_bundle::plan::{PLAN_SCHEMA, Plan, Slot, StoredBaseline, TimeBaseline};
+use speedcert_bundle::plan::{
+    Attempt, PLAN_SCHEMA, Plan, Schedule, Slot, StoredBaseline, TimeBaseline,
+};
 use speedcert_bundle::run::{
     CausalityResult, RUN_SCHEMA, Role, RunRecord, RunStatus, tokens_per_s,
 };
 use speedcert_bundle::steps::{StepLog, StepRow};
 use speedcert_bundle::summary::{self, Summary};
-use speedcert_bundle::{BundleInputs, Verdict, io, layout, seal};
+use speedcert_bundle::{BundleInputs, Verdict, io, journal, layout, seal};
 
 /// The test suite's track (target val_loss 2.85, p threshold 0.01, device cpu,
 /// validation every 10 steps).
@@ -153,6 +155,8 @@ pub struct BundleSpec<'a> {
     /// Run on CUDA, which the CPU track's pins refuse: every run is unofficial.
     pub unofficial: bool,
     pub runs: Vec<RunSpec>,
+    /// plan.json's place in the attempt ledger; `None` as before the ledger.
+    pub attempt: Option<Attempt>,
 }
 
 pub fn spec<'a>(
@@ -171,10 +175,20 @@ pub fn spec<'a>(
         against,
         unofficial: false,
         runs,
+        attempt: None,
     }
 }
 
 impl BundleSpec<'_> {
+    /// The same bundle, planned as attempt `number` after the ledger head `head`.
+    pub fn attempt(mut self, number: usize, head: &str) -> Self {
+        self.attempt = Some(Attempt {
+            number,
+            ledger_head_sha256: head.into(),
+        });
+        self
+    }
+
     /// The same bundle, run where the track's pins do not hold.
     pub fn unofficial(mut self) -> Self {
         self.unofficial = true;
@@ -251,11 +265,18 @@ pub fn write_bundle(records: &Path, spec: &BundleSpec, signer: &Signer) -> PathB
             Some(s.clone()),
         ),
     };
+    // Same-machine runs pair up in order: the k-th candidate with the k-th baseline.
+    let pair_of = |index: usize| {
+        let role = spec.runs[index].role;
+        (comparison == TimeBaseline::SameMachine)
+            .then(|| spec.runs[..index].iter().filter(|r| r.role == role).count())
+    };
     let slots: Vec<Slot> = spec
         .runs
         .iter()
         .enumerate()
         .map(|(index, r)| Slot {
+            pair: pair_of(index),
             index,
             role: r.role,
             submission: match r.role {
@@ -282,8 +303,11 @@ pub fn write_bundle(records: &Path, spec: &BundleSpec, signer: &Signer) -> PathB
         device: serde_json::from_value(json!(device)).unwrap(),
         created_at: spec.created_at.into(),
         slots: slots.clone(),
+        schedule: Some(Schedule::Sequential),
+        attempt: spec.attempt.clone(),
     };
     io::write_json(&dir.join(layout::PLAN), &plan).unwrap();
+    journal::seal_plan(&dir, &plan, std::slice::from_ref(signer)).unwrap();
 
     // The track as the bundle reader parses it (speedcert_track::Track::load).
     let track = BundleInputs::read(&dir).unwrap().track;
@@ -354,6 +378,7 @@ pub fn write_bundle(records: &Path, spec: &BundleSpec, signer: &Signer) -> PathB
         };
         let run_dir = io::create_run_dir(&dir, slot.index).unwrap();
         io::write_run(&run_dir, &record, &log, None).unwrap();
+        journal::seal_run(&dir, &plan, slot.index, std::slice::from_ref(signer)).unwrap();
     }
 
     let inputs = BundleInputs::read(&dir).unwrap();
@@ -401,6 +426,7 @@ pub fn stored(records: &Path, rel: &str) -> Against {
         submission: inputs.plan.submission.clone(),
         times_ms: ok.iter().map(|r| r.train_time_ms).collect(),
         val_losses: ok.iter().filter_map(|r| r.final_val_loss).collect(),
+        machine_fingerprint: Some(inputs.env.machine_fingerprint()),
     })
 }
 

@@ -166,6 +166,7 @@ mod tests {
             submission: "s".into(),
             seed: 1,
             heldout_seed: 2,
+            pair: None,
         });
         let mut w = ::csv::Writer::from_writer(Vec::new());
         w.serialize(&row).unwrap();

@@ -21,14 +21,15 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 use speedcert_bundle::io::{self as bundle, BundleError};
-use speedcert_bundle::layout;
 use speedcert_bundle::steps::StepLog;
+use speedcert_bundle::{journal, layout};
 
 use crate::envinfo::Environment;
 use crate::harness::{Role, RunEvent, RunRecord, RunStatus};
 use crate::registry::Registry;
 use crate::track::{DeviceKind, Track};
 use plan::{Plan, Slot, StoredBaseline, TimeBaseline};
+pub use speedcert_bundle::plan::{Attempt, Schedule};
 use summary::Summary;
 
 #[derive(Debug, Error)]
@@ -54,14 +55,20 @@ pub struct Request<'a> {
     /// The record's bundle, for `--baseline-runs 0` (its stored times).
     pub stored: Option<StoredBaseline>,
     pub device: DeviceKind,
+    /// Sequential here, or parallel as Slurm array tasks.
+    pub schedule: Schedule,
+    /// Where this certification stands in the certifier's attempt ledger.
+    pub attempt: Option<Attempt>,
 }
 
-/// Phase 1: writes track.toml, env.json and plan.json into a new bundle folder.
+/// Phase 1: writes track.toml, env.json and plan.json into a new bundle folder, and seals
+/// the plan with `signers` (journal/plan.dsse.json) before any run can start.
 pub fn prepare(
     dir: &Path,
     req: &Request<'_>,
     registry: &Registry,
     env: &Environment,
+    signers: &[speedcert_attest::Signer],
 ) -> Result<Plan, CertifyError> {
     let entry = registry.get(req.submission).ok_or_else(|| {
         CertifyError::Usage(format!(
@@ -112,6 +119,8 @@ pub fn prepare(
                 .flatten(),
             req.baseline_runs,
         ),
+        schedule: Some(req.schedule),
+        attempt: req.attempt.clone(),
     };
     // Written into a temp folder beside `dir`, then renamed into place: a kill at any
     // instant leaves either no bundle or one with its plan, which `--resume` continues.
@@ -136,6 +145,7 @@ pub fn prepare(
     )?;
     bundle::write_json(&staged.join(layout::ENV), env)?;
     bundle::write_json(&staged.join(layout::PLAN), &plan)?;
+    journal::seal_plan(staged, &plan, signers)?;
     // rename(2) replaces an empty folder and refuses a non-empty one: a second
     // certification racing for the same --out loses here, before it runs anything.
     match std::fs::rename(staged, dir) {
@@ -164,13 +174,33 @@ pub fn load_plan(dir: &Path) -> Result<Plan, CertifyError> {
     Ok(bundle::read_json(&dir.join(layout::PLAN))?)
 }
 
-/// Slots whose run.json is not there yet.
-pub fn pending(dir: &Path, plan: &Plan) -> Vec<Slot> {
-    plan.slots
+/// Slots still to run: neither sealed nor with a run.json.
+pub fn pending(dir: &Path, plan: &Plan) -> Result<Vec<Slot>, CertifyError> {
+    let sealed = journal::sealed_slots(dir)?;
+    Ok(plan
+        .slots
         .iter()
-        .filter(|s| !layout::run_dir(dir, s.index).join(layout::RUN).is_file())
+        .filter(|s| {
+            !sealed.contains(&s.index) && !layout::run_dir(dir, s.index).join(layout::RUN).is_file()
+        })
         .cloned()
-        .collect()
+        .collect())
+}
+
+/// Before `--resume` or `--collect` continues a bundle: plan.json must be the sealed plan
+/// and every sealed run's run.json the one sealed. A bundle planned before the journal
+/// (no seals at all) continues as it was.
+pub fn check_seals(dir: &Path) -> Result<(), CertifyError> {
+    let journal = journal::read_journal(dir)?;
+    if journal.is_empty() {
+        return Ok(());
+    }
+    let problems = journal::resume_problems(dir, &journal)?;
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(BundleError::Inconsistent { problems }.into())
+    }
 }
 
 /// Progress of a child run, as the parent sees it.
@@ -189,6 +219,7 @@ pub fn run_slot(
     slot: &Slot,
     timeout: Duration,
     observer: &dyn SlotObserver,
+    signers: &[speedcert_attest::Signer],
 ) -> Result<RunRecord, CertifyError> {
     let run_dir = bundle::create_run_dir(dir, slot.index)?;
     let stderr_path = run_dir.join(layout::STDERR);
@@ -257,6 +288,7 @@ pub fn run_slot(
             write_failed(dir, plan, slot, reason)?
         }
     };
+    journal::seal_run(dir, plan, slot.index, signers)?;
     observer.finished(slot, &record);
     Ok(record)
 }
@@ -337,10 +369,15 @@ pub fn fail_missing(
     dir: &Path,
     plan: &Plan,
     reason: impl Fn(&Slot) -> String,
+    signers: &[speedcert_attest::Signer],
 ) -> Result<Vec<RunRecord>, CertifyError> {
-    pending(dir, plan)
+    pending(dir, plan)?
         .iter()
-        .map(|slot| write_failed(dir, plan, slot, reason(slot)))
+        .map(|slot| {
+            let record = write_failed(dir, plan, slot, reason(slot))?;
+            journal::seal_run(dir, plan, slot.index, signers)?;
+            Ok(record)
+        })
         .collect()
 }
 
@@ -384,6 +421,15 @@ pub fn stored_baseline(
         });
     }
     let inputs = summary::BundleInputs::read(record)?;
+    let signed: Summary = bundle::read_json(&record.join(layout::SUMMARY))?;
+    if let Err(why) = signed.qualifies_as_record() {
+        return Err(CertifyError::Record {
+            path: record.to_owned(),
+            message: format!(
+                "is not a record ({why}): only a verified bundle that can stand as its track's record can be the baseline"
+            ),
+        });
+    }
     let ok: Vec<&RunRecord> = inputs
         .runs
         .iter()
@@ -398,6 +444,7 @@ pub fn stored_baseline(
         submission: inputs.plan.submission.clone(),
         times_ms,
         val_losses,
+        machine_fingerprint: Some(inputs.env.machine_fingerprint()),
     })
 }
 

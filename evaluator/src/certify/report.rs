@@ -43,20 +43,56 @@ pub fn render(s: &Summary) -> String {
         if let Some(b) = &t.baseline {
             let _ = writeln!(out, "{}", sample_line("baseline", b));
         }
-        if let (Some(ci), Some(change)) = (t.ci95_change_pct, t.change_pct) {
+        if let Some(p) = &t.paired {
             let _ = writeln!(
                 out,
-                "  {:<10} [{:+.2}% {:+.2}% {:+.2}%] ({})   Mann-Whitney {}   Hedges' g = {:.2}",
+                "  {:<10} {:>10} ± {:>9}   95% CI [{} {}]   ({}, paired t over {} pairs{})   r = {}",
+                "pairs",
+                fmt_ms(p.mean_diff_ms),
+                fmt_ms(p.sd_diff_ms),
+                fmt_ms(p.ci95_diff_ms[0]),
+                fmt_ms(p.ci95_diff_ms[1]),
+                p_vs(Some(p.p_value), s.threshold),
+                p.pairs,
+                if p.broken_pairs > 0 {
+                    format!(", {} left out with a failed run", p.broken_pairs)
+                } else {
+                    String::new()
+                },
+                p.correlation
+                    .map(|r| format!("{r:.2}"))
+                    .unwrap_or_else(|| "-".into())
+            );
+        }
+        if let (Some(ci), Some(change)) = (t.ci95_change_pct, t.change_pct) {
+            // Before summary v3 the deciding p is Welch's; from v3 on Welch's is reported
+            // beside the paired one.
+            let welch = t.welch_p.or(t.p_value);
+            let _ = writeln!(
+                out,
+                "  {:<10} [{:+.2}% {:+.2}% {:+.2}%]   Welch {}   Mann-Whitney {}   Hedges' g = {:.2}",
                 "change",
                 ci[0],
                 change,
                 ci[1],
-                p_vs(t.p_value, s.threshold),
+                p_vs(welch, s.threshold),
                 p_vs(t.mann_whitney_p, s.threshold),
                 t.effect_size.unwrap_or(f64::NAN)
             );
-        } else if let Some(e) = &t.comparison_error {
+        }
+        if let Some(e) = &t.comparison_error {
             let _ = writeln!(out, "  {:<10} not computed: {e}", "change");
+        }
+        if let Some(m) = &t.mde {
+            let _ = writeln!(
+                out,
+                "  {:<10} {:>10}{}   smallest speed-up these runs detect with power {} at {}",
+                "detectable",
+                fmt_ms(m.ms),
+                m.pct.map(|p| format!(" ({p:.2}%)")).unwrap_or_default(),
+                m.power,
+                m.alpha
+            );
         }
     }
     if let Some(l) = &s.loss {

@@ -219,8 +219,10 @@ fn rerun(
         baseline_runs: 0,
         stored: Some(sel.stored.clone()),
         device: choose_device(args.device, &sel.track, env),
+        schedule: certify::Schedule::Sequential,
+        attempt: None,
     };
-    let plan = certify::prepare(&dir, &req, registry, env)?;
+    let plan = certify::prepare(&dir, &req, registry, env, signers)?;
     bundle::write_json(
         &dir.join(speedcert_bundle::layout::RECORD_ENV),
         &sel.record_env,
@@ -228,7 +230,7 @@ fn rerun(
     let timeout = Duration::from_secs(sel.track.spec.certification.run_timeout_s);
     let progress = Progress::new(plan.slots.len(), 0, args.json);
     for slot in &plan.slots {
-        certify::run_slot(&dir, &plan, slot, timeout, &progress)?;
+        certify::run_slot(&dir, &plan, slot, timeout, &progress, signers)?;
     }
     progress.done();
     let (_, drift) =

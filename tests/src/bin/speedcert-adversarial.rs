@@ -32,6 +32,12 @@ struct EmitsNanRun<B: AutodiffBackend>(GptAdamW<B>);
 struct SlowsByEnv;
 struct SlowsByEnvRun<B: AutodiffBackend>(ReferenceFastRun<B>, std::time::Duration);
 
+/// The reference plus a fixed cost of `SPEEDCERT_TEST_STEP_DELAY_US` microseconds per step,
+/// spent spinning on the clock (a sleep that short overshoots by scheduler latency): the
+/// calibrated slow-down of the validity benchmark's power curves (bench/validity).
+struct DelayedReference;
+struct DelayedReferenceRun<B: AutodiffBackend>(GptAdamW<B>, std::time::Duration);
+
 /// The reference, plus a fixed sleep of [`SLOWED_REFERENCE_SLEEP`] per step: a baseline
 /// whose slowness is deterministic, so tests that need a verdict on time get one whatever
 /// the machine's noise (the sizing is at the constant).
@@ -95,6 +101,13 @@ family!(
     SlowsByEnvRun,
     "slows-by-env",
     "reference-fast, sleeping SPEEDCERT_TEST_STEP_SLEEP_MS per step"
+);
+
+family!(
+    DelayedReference,
+    DelayedReferenceRun,
+    "delayed-reference",
+    "the reference, spinning SPEEDCERT_TEST_STEP_DELAY_US per step"
 );
 
 family!(
@@ -221,6 +234,28 @@ impl<B: AutodiffBackend> Submission<B> for SlowsByEnvRun<B> {
     delegate_to_inner!();
 }
 
+impl<B: AutodiffBackend> Submission<B> for DelayedReferenceRun<B> {
+    fn init(ctx: &InitContext<'_, B>) -> Result<Self, SubmissionError> {
+        let us = std::env::var("SPEEDCERT_TEST_STEP_DELAY_US")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        Ok(Self(reference(ctx), std::time::Duration::from_micros(us)))
+    }
+    fn train_step(
+        &mut self,
+        data: &mut TrainStream<B>,
+        step: usize,
+    ) -> Result<StepReport, SubmissionError> {
+        let start = std::time::Instant::now();
+        while start.elapsed() < self.1 {
+            std::hint::spin_loop();
+        }
+        self.0.step(data, step)
+    }
+    delegate_to_inner!();
+}
+
 impl<B: AutodiffBackend> Submission<B> for SlowedReferenceRun<B> {
     fn init(ctx: &InitContext<'_, B>) -> Result<Self, SubmissionError> {
         Ok(Self(reference(ctx)))
@@ -243,6 +278,7 @@ fn main() -> std::process::ExitCode {
         .with(PanicsInRun2)
         .with(EmitsNan)
         .with(SlowsByEnv)
+        .with(DelayedReference)
         .with(SlowedReference);
     speedcert::cli::main_with(registry)
 }

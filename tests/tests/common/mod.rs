@@ -128,3 +128,24 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// `speedcert sign BUNDLE --key KEY` after removing the old attestation: what a trusted
+/// but careless or dishonest certifier does after editing files.
+pub fn resign(bundle: &Path, key: &Path) {
+    let _ = std::fs::remove_file(bundle.join(speedcert_bundle::layout::ATTESTATION));
+    let mut c = speedcert();
+    c.arg("sign").arg(bundle).arg("--key").arg(key);
+    let out = run(c);
+    assert!(out.status.success(), "sign failed: {}", stderr(&out));
+}
+
+/// `verify`'s output: exit 3 and a FAIL line naming `file`, with `words` in it.
+pub fn refused(out: &Output, file: &str, words: &str) {
+    let text = stdout(out);
+    assert_eq!(out.status.code(), Some(3), "expected NOT GENUINE:\n{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("FAIL") && l.contains(file) && l.contains(words)),
+        "no FAIL line naming {file} with {words:?}:\n{text}"
+    );
+}

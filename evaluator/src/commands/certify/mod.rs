@@ -12,11 +12,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use speedcert_bundle::ledger::Event;
 use speedcert_bundle::{Verdict, layout};
 
 use super::{code, exit};
 use crate::certify::summary::Summary;
-use crate::certify::{self, Request, report};
+use crate::certify::{self, Request, Schedule, report};
 use crate::cluster;
 use crate::commands::run::{DeviceArg, choose_device};
 use crate::registry::Registry;
@@ -37,8 +38,9 @@ pub struct Args {
     /// Candidate runs (default: the track's `certification.runs`).
     #[arg(long)]
     pub runs: Option<usize>,
-    /// Private key(s) to sign the bundle with (PKCS#8 PEM, mode 0600).
-    #[arg(long = "key", required_unless_present = "run_slot")]
+    /// Private key(s) to sign the bundle with (PKCS#8 PEM, mode 0600): the plan and
+    /// each run are sealed with them as they happen, the bundle at the end.
+    #[arg(long = "key", required = true)]
     pub keys: Vec<PathBuf>,
     /// The bundle folder to write.
     #[arg(long, required_unless_present = "collect")]
@@ -61,6 +63,11 @@ pub struct Args {
     pub resume: bool,
     #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
     pub device: DeviceArg,
+    /// The certifier's attempt ledger (records/ledger.jsonl for official records): the
+    /// certification is appended, signed, when it starts and when it ends, and its plan
+    /// records its attempt number, so the records table can show the tries behind a record.
+    #[arg(long, value_name = "FILE", conflicts_with = "run_slot")]
+    pub ledger: Option<PathBuf>,
     /// Keys trusted for verifying `--against` (default: records/keys).
     #[arg(long)]
     pub trust: Option<PathBuf>,
@@ -106,7 +113,8 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
         // Array tasks share the bundle (one run folder each); a certify or collect of it
         // holds the lock exclusively and so never overlaps them.
         let _lock = speedcert_fsio::try_lock(out, speedcert_fsio::LockKind::Shared, LOCK_HOLDER)?;
-        return run_one_slot(out, index);
+        let signers = load_signers(&args.keys)?;
+        return run_one_slot(out, index, &signers);
     }
     for (flag, n) in [
         ("--runs", args.runs),
@@ -119,25 +127,25 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let signers = args
-        .keys
-        .iter()
-        .map(|k| speedcert_attest::Signer::load(k))
-        .collect::<Result<Vec<_>, _>>()?;
+    let signers = load_signers(&args.keys)?;
     if let Some(bundle) = &args.collect {
         let _lock = lock_bundle(bundle)?;
         let plan = certify::load_plan(bundle)?;
+        certify::check_seals(bundle)?;
         let unfinished = cluster::unfinished_tasks(bundle);
-        if !certify::pending(bundle, &plan).is_empty() && !unfinished.is_empty() {
+        if !certify::pending(bundle, &plan)?.is_empty() && !unfinished.is_empty() {
             bail!(
                 "{}: Slurm still has array tasks {} queued or running; wait for them (or scancel them) before --collect",
                 bundle.display(),
                 unfinished.join(", ")
             );
         }
-        for r in certify::fail_missing(bundle, &plan, |s| {
-            cluster::missing_run_reason(bundle, s.index)
-        })? {
+        for r in certify::fail_missing(
+            bundle,
+            &plan,
+            |s| cluster::missing_run_reason(bundle, s.index),
+            &signers,
+        )? {
             eprintln!(
                 "run-{:03}: counted as a failed run: {}",
                 r.run_index,
@@ -155,6 +163,7 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
     let (plan, _lock) = if args.resume && has_plan {
         let lock = lock_bundle(&out)?;
         let plan = certify::load_plan(&out)?;
+        certify::check_seals(&out)?;
         if plan.track_sha256 != track.sha256() || plan.submission != submission {
             bail!(
                 "{}: the bundle was planned for track {} / submission {}, not {} / {}; refusing to mix them",
@@ -208,18 +217,16 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
             .clone()
             .unwrap_or_else(|| PathBuf::from("records/keys"));
         let (baseline, stored) = match &args.against {
+            // A record is a verified `new record` bundle, whichever way it is used.
             Some(record) => {
-                let b = certify::record_submission(record)?;
-                let stored = if args.baseline_runs == Some(0) {
-                    let trust =
-                        speedcert_attest::TrustStore::load(&trust_path).with_context(|| {
-                            format!("loading trusted keys from {}", trust_path.display())
-                        })?;
-                    Some(certify::stored_baseline(record, &trust)?)
-                } else {
-                    None
-                };
-                (Some(b), stored)
+                let trust = speedcert_attest::TrustStore::load(&trust_path).with_context(|| {
+                    format!("loading trusted keys from {}", trust_path.display())
+                })?;
+                let stored = certify::stored_baseline(record, &trust)?;
+                (
+                    Some(stored.submission.clone()),
+                    (args.baseline_runs == Some(0)).then_some(stored),
+                )
             }
             None if args.baseline_runs == Some(0) => (None, None),
             None => (
@@ -239,12 +246,36 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
             baseline_runs: args.baseline_runs.unwrap_or(runs),
             stored,
             device,
+            schedule: if args.cluster.slurm {
+                Schedule::Parallel
+            } else {
+                Schedule::Sequential
+            },
+            attempt: None,
         };
-        let plan = certify::prepare(&out, &req, registry, &env)?;
+        let plan = match &args.ledger {
+            Some(path) => {
+                let mut ledger = speedcert_bundle::ledger::LedgerWriter::open(path)?;
+                let digest = registry
+                    .get(&submission)
+                    .map(|e| e.source_sha256())
+                    .unwrap_or_default();
+                let req = Request {
+                    attempt: Some(ledger.ledger.next_attempt(&track.sha256(), &digest)),
+                    ..req
+                };
+                let plan = certify::prepare(&out, &req, registry, &env, &signers)?;
+                let mut e = ledger_entry(&plan, &out, Event::Started)?;
+                e.attempt = plan.attempt.as_ref().map(|a| a.number);
+                ledger.append(e, &signers)?;
+                plan
+            }
+            None => certify::prepare(&out, &req, registry, &env, &signers)?,
+        };
         (plan, lock_bundle(&out)?)
     };
 
-    let pending = certify::pending(&out, &plan);
+    let pending = certify::pending(&out, &plan)?;
     if args.cluster.slurm {
         // The array tasks (shared) and the collect job (exclusive) lock the bundle
         // themselves; this process only submits them, and with --wait it must not hold
@@ -263,10 +294,41 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
     let timeout = Duration::from_secs(track.spec.certification.run_timeout_s);
     let progress = Progress::new(plan.slots.len(), skipped, args.json);
     for slot in &pending {
-        certify::run_slot(&out, &plan, slot, timeout, &progress)?;
+        certify::run_slot(&out, &plan, slot, timeout, &progress, &signers)?;
     }
     progress.done();
-    finish(&out, &signers, args.json)
+    let code = finish(&out, &signers, args.json)?;
+    if let Some(path) = &args.ledger {
+        let summary: Summary = speedcert_bundle::io::read_json(&out.join(layout::SUMMARY))?;
+        let mut e = ledger_entry(&plan, &out, Event::Finished)?;
+        e.verdict = Some(summary.verdict);
+        speedcert_bundle::ledger::LedgerWriter::open(path)?.append(e, &signers)?;
+    }
+    Ok(code)
+}
+
+/// A ledger line about the certification in `out`.
+fn ledger_entry(
+    plan: &certify::plan::Plan,
+    out: &Path,
+    event: Event,
+) -> anyhow::Result<speedcert_bundle::ledger::LedgerEntry> {
+    Ok(speedcert_bundle::ledger::entry(
+        event,
+        &plan.track,
+        &plan.track_sha256,
+        &plan.submission,
+        &plan.submission_sha256,
+        &speedcert_fsio::sha256_file(&out.join(layout::PLAN))?,
+        out,
+    ))
+}
+
+fn load_signers(keys: &[PathBuf]) -> anyhow::Result<Vec<speedcert_attest::Signer>> {
+    Ok(keys
+        .iter()
+        .map(|k| speedcert_attest::Signer::load(k))
+        .collect::<Result<Vec<_>, _>>()?)
 }
 
 /// What `--resume` does not change, said rather than silently dropped: the plan fixed

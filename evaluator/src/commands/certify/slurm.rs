@@ -218,8 +218,13 @@ fn submitted_text(jobs: &Jobs) -> String {
 
 /// `--run-slot K` (a Slurm array task): runs slot K into the bundle and exits 0, or 3
 /// when the run failed (it is recorded as failed either way; the collect job counts it).
-pub(super) fn run_one_slot(bundle: &Path, index: usize) -> anyhow::Result<ExitCode> {
+pub(super) fn run_one_slot(
+    bundle: &Path,
+    index: usize,
+    signers: &[speedcert_attest::Signer],
+) -> anyhow::Result<ExitCode> {
     let plan = certify::load_plan(bundle)?;
+    certify::check_seals(bundle)?;
     let slot = plan
         .slots
         .iter()
@@ -234,6 +239,7 @@ pub(super) fn run_one_slot(bundle: &Path, index: usize) -> anyhow::Result<ExitCo
     if speedcert_bundle::layout::run_dir(bundle, index)
         .join(layout::RUN)
         .is_file()
+        || speedcert_bundle::journal::run_seal_path(bundle, index).is_file()
     {
         println!("run-{index:03} has finished already (a requeued task?); nothing to do");
         return Ok(code(exit::SUCCESS));
@@ -242,7 +248,7 @@ pub(super) fn run_one_slot(bundle: &Path, index: usize) -> anyhow::Result<ExitCo
     let track =
         Track::load(&track_path).with_context(|| format!("loading {}", track_path.display()))?;
     let timeout = Duration::from_secs(track.spec.certification.run_timeout_s);
-    let record = certify::run_slot(bundle, &plan, slot, timeout, &TaskLog)?;
+    let record = certify::run_slot(bundle, &plan, slot, timeout, &TaskLog, signers)?;
     Ok(code(match record.status {
         RunStatus::Ok => exit::SUCCESS,
         RunStatus::Failed => exit::FAILED_VERDICT,
