@@ -365,12 +365,12 @@ pub fn resume_problems(bundle: &Path, journal: &Journal) -> Result<Vec<Problem>,
 /// plan, the runs sealed in plan order.
 pub fn verify_problems(
     bundle: &Path,
+    journal: &Journal,
     plan: &Plan,
     trust: &TrustStore,
     threshold: usize,
 ) -> Result<Vec<Problem>, BundleError> {
-    let journal = read_journal(bundle)?;
-    let mut problems = resume_problems(bundle, &journal)?;
+    let mut problems = resume_problems(bundle, journal)?;
     for e in &journal.seals {
         let v = e.envelope.verify(&e.body, trust);
         if !v.meets(threshold) {

@@ -68,15 +68,17 @@ fn journal_checks(
         Ok(p) => p,
         Err(e) => return cannot_recompute(JOURNAL, e),
     };
-    match crate::journal::verify_problems(bundle, &plan, trust, threshold) {
+    let journal = match crate::journal::read_journal(bundle) {
+        Ok(j) => j,
+        Err(e) => return cannot_recompute(JOURNAL, e),
+    };
+    match crate::journal::verify_problems(bundle, &journal, &plan, trust, threshold) {
         Ok(problems) if problems.is_empty() => vec![Check::pass(
             JOURNAL,
             None,
             format!(
                 "the plan and {} finished run(s) were sealed as they happened, in one unbroken chain{}",
-                crate::journal::sealed_slots(bundle)
-                    .map(|s| s.len())
-                    .unwrap_or(0),
+                journal.runs().len(),
                 if plan.schedule == Some(crate::plan::Schedule::Sequential) {
                     ", in plan order"
                 } else {

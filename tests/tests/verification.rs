@@ -41,6 +41,17 @@ fn certified() -> Fixture {
     }
 }
 
+/// `speedcert certify --collect` of the fixture's bundle with its key, plus `extra`.
+fn collect(f: &Fixture, extra: &[&str]) -> std::process::Output {
+    let mut c = speedcert();
+    c.args(["certify", "--collect"])
+        .arg(&f.bundle)
+        .arg("--key")
+        .arg(&f.key)
+        .args(extra);
+    run(c)
+}
+
 fn edit_json(path: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
     let mut v = json(path);
     edit(&mut v);
@@ -103,12 +114,7 @@ fn case2_runs_of_another_track_spliced_in_are_refused_by_collect_and_verify() {
     c.arg("--out").arg(&run_dir);
     assert!(run(c).status.success(), "the spliced run trains");
 
-    let mut c = speedcert();
-    c.args(["certify", "--collect"])
-        .arg(&f.bundle)
-        .arg("--key")
-        .arg(&f.key);
-    let out = run(c);
+    let out = collect(&f, &[]);
     assert_eq!(out.status.code(), Some(1), "collect must refuse to sign");
     let err = stderr(&out);
     // The journal sealed the original run: collect refuses the swap before reading it.
@@ -149,12 +155,8 @@ fn case3_halved_times_in_run_json_contradict_the_step_log() {
     }
     // Each run was sealed as it finished: collect refuses the edited ones, by name, and
     // signs nothing.
-    let mut c = speedcert();
-    c.args(["certify", "--json", "--collect"])
-        .arg(&f.bundle)
-        .arg("--key")
-        .arg(&f.key);
-    let out = run(c);
+    let signed = std::fs::read(f.bundle.join(layout::ATTESTATION)).unwrap();
+    let out = collect(&f, &["--json"]);
     assert_eq!(out.status.code(), Some(1), "collect must refuse to sign");
     let err = stderr(&out);
     for slot in plan["slots"].as_array().unwrap() {
@@ -162,7 +164,11 @@ fn case3_halved_times_in_run_json_contradict_the_step_log() {
         let named = err.contains(&format!("runs/{name}/run.json: changed after its seal"));
         assert_eq!(named, slot["role"] == "candidate", "{name}:\n{err}");
     }
-    assert!(!f.bundle.join(layout::SUMMARY).exists() || !err.is_empty());
+    assert_eq!(
+        std::fs::read(f.bundle.join(layout::ATTESTATION)).unwrap(),
+        signed,
+        "collect re-signed the edited bundle"
+    );
 
     // And the same edit re-signed under the old summary: the recomputation disagrees.
     let g = certified();
