@@ -9,7 +9,9 @@ so that the machine's state is shared by the columns. Each measurement is the me
       --python /tmp/tv/bin/python --threads 2 --rounds 2 --markdown out.md --json out.json
 
 MFU is against --peak-gflops (the machine's f32 FMA peak for the threads used; printed
-in the table so it can be checked). Standard library only.
+in the table so it can be checked). --burn-before OLD adds a column for an older build of
+the same example, measured in the same rounds, so a change's speed-up is a ratio taken
+under one machine state. Standard library only.
 """
 
 import argparse
@@ -44,8 +46,9 @@ def measure(column, shape, args, tmp):
     common = ["--device", "cpu", "--steps", str(args.steps), "--warmup", str(args.warmup),
               "--out", out] + shape_args(shape)
     env = dict(os.environ)
-    if column == "burn":
-        cmd = [args.burn, "--precision", "f32"] + common
+    if column in ("burn", "burn-before"):
+        binary = args.burn if column == "burn" else args.burn_before
+        cmd = [binary, "--precision", "f32"] + common
         env["RAYON_NUM_THREADS"] = str(args.threads)
     else:
         cmd = [args.python, os.path.join(HERE, "torch_ref.py"), "--modes", column,
@@ -69,6 +72,7 @@ def measure(column, shape, args, tmp):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--burn", required=True, help="release build of the throughput example")
+    p.add_argument("--burn-before", help="an older build of the example: adds a before/after column")
     p.add_argument("--python", default=sys.executable, help="a python with torch")
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--rounds", type=int, default=2)
@@ -82,13 +86,14 @@ def main(argv=None):
     p.add_argument("--json")
     args = p.parse_args(argv)
     shapes = [s for s in SHAPES if not args.only or s["name"] in args.only.split(",")]
+    columns = COLUMNS + (("burn-before",) if args.burn_before else ())
 
-    cells = {(s["name"], c): [] for s in shapes for c in COLUMNS}
+    cells = {(s["name"], c): [] for s in shapes for c in columns}
     extra = {}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
             for s in shapes:
-                for c in COLUMNS:
+                for c in columns:
                     m = measure(c, s, args, tmp)
                     cells[(s["name"], c)].append(m)
                     extra.setdefault(c, m.get("version"))
@@ -98,7 +103,7 @@ def main(argv=None):
     rows = []
     for s in shapes:
         row = dict(shape=s)
-        for c in COLUMNS:
+        for c in columns:
             ok = [m["tokens_per_s"] for m in cells[(s["name"], c)] if "tokens_per_s" in m]
             row[c] = statistics.median(ok) if ok else None
             row[c + "_all"] = ok
@@ -106,6 +111,9 @@ def main(argv=None):
             row["flops_per_token"] = row.get("flops_per_token") or fpt
         for c in ("eager-f32", "compile-f32"):
             row["burn_over_" + c] = row["burn"] / row[c] if row["burn"] and row[c] else None
+        if args.burn_before:
+            b = row["burn-before"]
+            row["burn_over_before"] = row["burn"] / b if row["burn"] and b else None
         rows.append(row)
 
     def fmt(v, f="{:,.0f}"):
@@ -116,8 +124,9 @@ def main(argv=None):
              f"torch {extra.get('eager-f32')}, {platform.processor() or platform.machine()}, "
              f"{os.cpu_count()} CPUs" + (f", MFU against {args.peak_gflops:.0f} GFLOP/s" if args.peak_gflops else ""),
              "",
-             "| shape | burn Flex tok/s | PyTorch eager tok/s | torch.compile tok/s | burn / eager | burn / compile | burn MFU |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+             "| shape | burn Flex tok/s | PyTorch eager tok/s | torch.compile tok/s | burn / eager | burn / compile | burn MFU |"
+             + (" burn before tok/s | burn / before |" if args.burn_before else ""),
+             "|---|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if args.burn_before else "")]
     for row in rows:
         s = row["shape"]
         mfu = (row["burn"] * row["flops_per_token"] / 1e9 / args.peak_gflops
@@ -125,7 +134,8 @@ def main(argv=None):
         lines.append(f"| {s['name']} (V {s['vocab']}, {s['layers']} layers, d {s['d_model']}, "
                      f"seq {s['seq']}, batch {s['batch']}) | {fmt(row['burn'])} | {fmt(row['eager-f32'])} | "
                      f"{fmt(row['compile-f32'])} | {fmt(row['burn_over_eager-f32'], '{:.2f}')} | "
-                     f"{fmt(row['burn_over_compile-f32'], '{:.2f}')} | {fmt(mfu and mfu * 100, '{:.1f}%')} |")
+                     f"{fmt(row['burn_over_compile-f32'], '{:.2f}')} | {fmt(mfu and mfu * 100, '{:.1f}%')} |"
+                     + (f" {fmt(row['burn-before'])} | {fmt(row['burn_over_before'], '{:.2f}')} |" if args.burn_before else ""))
     failures = [f"- {name} {c}: {m['error']}" for (name, c), ms in cells.items() for m in ms if "error" in m]
     if failures:
         lines += ["", "Failed measurements:"] + failures
@@ -138,6 +148,7 @@ def main(argv=None):
         with open(args.json, "w") as f:
             json.dump(dict(schema="speedcert/bench-cpu-throughput/v1",
                            started_at=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                           burn=args.burn, burn_before=args.burn_before,
                            threads=args.threads, rounds=args.rounds, steps=args.steps, warmup=args.warmup,
                            peak_gflops=args.peak_gflops, torch=extra.get("eager-f32"), rows=rows,
                            raw={f"{k[0]}/{k[1]}": v for k, v in cells.items()}), f, indent=2)

@@ -5,7 +5,10 @@
 //! - null pool (reference against itself): the false-record rate at the track's threshold
 //!   with its Clopper–Pearson 95% interval, for both tests, and the histogram of the
 //!   paired p-values with a chi-square test of uniformity;
-//! - slow-P pools (baseline slowed by P%): the power of both tests at N = 5, 10, 20 pairs.
+//! - slow-P pools (baseline slowed by P%): the power of both tests at N = 5, 10, 20 pairs,
+//!   and whether the paired t beats Welch there: both tests judge the same trials, so the
+//!   comparison is McNemar's exact test on the trials where they disagree (overlapping
+//!   intervals of two rates would waste that pairing).
 //!
 //! Trials are disjoint blocks of N consecutive pairs, as certify would have drawn them.
 //!
@@ -13,8 +16,8 @@
 
 use std::path::{Path, PathBuf};
 
-use speedcert_stats::{Alternative, paired_t, welch_t};
-use statrs::distribution::{Beta, ChiSquared, ContinuousCDF};
+use speedcert_stats::{Alternative, paired_t, quantile_sorted, welch_t};
+use statrs::distribution::{Beta, Binomial, ChiSquared, ContinuousCDF, DiscreteCDF};
 
 #[derive(serde::Deserialize)]
 struct Pair {
@@ -73,6 +76,50 @@ fn rate(trials: &[(f64, f64)], alpha: f64, paired: bool) -> (usize, usize) {
         .filter(|t| if paired { t.0 } else { t.1 } < alpha)
         .count();
     (hits, trials.len())
+}
+
+/// Trials only the paired t detected, only Welch detected, and McNemar's exact one-sided p
+/// that the paired t detects more often (binomial on the discordant trials).
+fn mcnemar(trials: &[(f64, f64)], alpha: f64) -> (usize, usize, f64) {
+    let only_paired = trials
+        .iter()
+        .filter(|t| t.0 < alpha && t.1 >= alpha)
+        .count();
+    let only_welch = trials
+        .iter()
+        .filter(|t| t.0 >= alpha && t.1 < alpha)
+        .count();
+    let discordant = (only_paired + only_welch) as u64;
+    let p = if only_paired == 0 {
+        1.0
+    } else {
+        Binomial::new(0.5, discordant)
+            .unwrap()
+            .sf(only_paired as u64 - 1)
+    };
+    (only_paired, only_welch, p)
+}
+
+/// Pearson correlation of the two runs of each pair: what pairing gains over Welch.
+fn pair_correlation(pool: &[Pair]) -> f64 {
+    let n = pool.len() as f64;
+    let (mc, mb) = (
+        pool.iter().map(|p| p.candidate_ms).sum::<f64>() / n,
+        pool.iter().map(|p| p.baseline_ms).sum::<f64>() / n,
+    );
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for p in pool {
+        let (x, y) = (p.candidate_ms - mc, p.baseline_ms - mb);
+        sxy += x * y;
+        sxx += x * x;
+        syy += y * y;
+    }
+    sxy / (sxx * syy).sqrt()
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    quantile_sorted(&xs, 0.5)
 }
 
 fn pct(k: usize, n: usize) -> String {
@@ -163,8 +210,19 @@ fn main() {
     report.insert("false_record_rate".into(), fpr.into());
     println!("\n{histogram}\n");
 
+    println!(
+        "null pool: within-pair correlation r = {:.2}; median run {:.1} ms\n",
+        pair_correlation(&null),
+        median(null.iter().map(|p| p.candidate_ms).collect())
+    );
     println!("## Power (baseline slowed by P%)\n");
-    println!("| slow-down | N pairs | trials | paired t | Welch |\n|---|---|---|---|---|");
+    println!(
+        "Paired only / Welch only: trials that one test detected and the other did not; McNemar p: exact one-sided p that the paired t detects more often.\n"
+    );
+    println!(
+        "| slow-down | N pairs | trials | paired t | Welch | paired only / Welch only | McNemar p |\n|---|---|---|---|---|---|---|"
+    );
+    let mut measured = Vec::new();
     let mut power = Vec::new();
     let mut pools: Vec<PathBuf> = std::fs::read_dir(&raw)
         .unwrap()
@@ -182,6 +240,17 @@ fn main() {
     for path in pools {
         let pool = read_pool(&path);
         let Some(p0) = pool.first() else { continue };
+        let achieved = median(pool.iter().map(|p| p.baseline_ms).collect())
+            / median(pool.iter().map(|p| p.candidate_ms).collect())
+            - 1.0;
+        measured.push(format!(
+            "slow-{}: {} pairs; baseline's median time {:+.2}% over the candidate's (asked {}%); within-pair r = {:.2}",
+            p0.slowdown_pct,
+            pool.len(),
+            100.0 * achieved,
+            p0.slowdown_pct,
+            pair_correlation(&pool)
+        ));
         for n in [5, 10, 20] {
             let t = trials(&pool, n);
             if t.is_empty() {
@@ -189,14 +258,19 @@ fn main() {
             }
             let (kp, m) = rate(&t, alpha, true);
             let (kw, _) = rate(&t, alpha, false);
+            let (only_p, only_w, mcnemar_p) = mcnemar(&t, alpha);
             println!(
-                "| {}% | {n} | {m} | {} | {} |",
+                "| {}% | {n} | {m} | {} | {} | {only_p} / {only_w} | {mcnemar_p:.3} |",
                 p0.slowdown_pct,
                 pct(kp, m),
                 pct(kw, m)
             );
-            power.push(serde_json::json!({"slowdown_pct": p0.slowdown_pct, "n": n, "trials": m, "paired_detected": kp, "welch_detected": kw}));
+            power.push(serde_json::json!({"slowdown_pct": p0.slowdown_pct, "n": n, "trials": m, "paired_detected": kp, "welch_detected": kw, "paired_only": only_p, "welch_only": only_w, "mcnemar_p": mcnemar_p, "achieved_slowdown_pct": 100.0 * achieved}));
         }
+    }
+    println!();
+    for line in &measured {
+        println!("- {line}");
     }
     report.insert("power".into(), power.into());
     if let Some(out) = json_out {

@@ -398,6 +398,8 @@ fn table(report: &Report) -> String {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // The harness trains with this allocator policy; so does the benchmark.
+    speedcert::alloc::keep_freed_memory();
     if args.device == DeviceKind::Cuda {
         speedcert::backend::cuda_preflight()?;
     }

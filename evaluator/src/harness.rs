@@ -172,6 +172,7 @@ pub fn run<B: AutodiffBackend, S: Submission<B>>(
     opts: &RunOptions,
     observer: &dyn RunObserver,
 ) -> RunOutcome {
+    crate::alloc::keep_freed_memory();
     let spec = &track.spec;
     let mut record = RunRecord {
         schema: RUN_SCHEMA.to_owned(),

@@ -5,6 +5,7 @@
 //! submitter's crate (or the adversarial test binary) builds the same `speedcert` with
 //! its own submissions registered: see [`cli::main_with`].
 
+pub mod alloc;
 pub mod backend;
 
 pub mod causality;

@@ -107,43 +107,57 @@ pub struct Block<B: Backend> {
 }
 
 /// Rotary tables for every position up to `seq_len`; constants, not parameters.
+///
+/// Rotating the pairs (x_i, x_{i+half}) is `x * cos + (x @ swap) * sin` with both tables a
+/// full head wide and `swap` the fixed matrix that maps `[x1, x2]` to `[x2, -x1]`: no
+/// slices of the last dimension, so every op and its gradient works on contiguous
+/// tensors (the half-width form spent a fifth of a CPU step walking strided views,
+/// bench/results/cpu-throughput-2026-12-01.md). Multiplying by 0 and ±1 is exact: the
+/// result is the half-width form's, bit for bit.
 #[derive(Module, Debug)]
 pub struct Rope<B: Backend> {
     cos: Tensor<B, 2>,
     sin: Tensor<B, 2>,
+    swap: Tensor<B, 2>,
 }
 
 impl<B: Backend> Rope<B> {
     fn new(seq_len: usize, head_dim: usize, theta: f64, device: &B::Device) -> Self {
         let half = head_dim / 2;
-        let mut cos = Vec::with_capacity(seq_len * half);
-        let mut sin = Vec::with_capacity(seq_len * half);
+        let mut cos = Vec::with_capacity(seq_len * head_dim);
+        let mut sin = Vec::with_capacity(seq_len * head_dim);
         for pos in 0..seq_len {
-            for i in 0..half {
-                let freq = theta.powf(-(2.0 * i as f64) / head_dim as f64);
-                let angle = pos as f64 * freq;
-                cos.push(angle.cos() as f32);
-                sin.push(angle.sin() as f32);
+            let angles: Vec<f64> = (0..half)
+                .map(|i| pos as f64 * theta.powf(-(2.0 * i as f64) / head_dim as f64))
+                .collect();
+            for _ in 0..2 {
+                cos.extend(angles.iter().map(|a| a.cos() as f32));
+                sin.extend(angles.iter().map(|a| a.sin() as f32));
             }
         }
-        let shape = [seq_len, half];
+        let mut swap = vec![0f32; head_dim * head_dim];
+        for j in 0..half {
+            swap[(j + half) * head_dim + j] = 1.0; // out[j] = x2[j]
+            swap[j * head_dim + j + half] = -1.0; // out[j + half] = -x1[j]
+        }
+        let table = |v: Vec<f32>, rows: usize| {
+            Tensor::<B, 1>::from_floats(v.as_slice(), device).reshape([rows, head_dim])
+        };
         Self {
-            cos: Tensor::<B, 1>::from_floats(cos.as_slice(), device).reshape(shape),
-            sin: Tensor::<B, 1>::from_floats(sin.as_slice(), device).reshape(shape),
+            cos: table(cos, seq_len),
+            sin: table(sin, seq_len),
+            swap: table(swap, head_dim),
         }
     }
 
-    /// Rotates pairs (x_i, x_{i+half}) of `x: [batch, heads, seq, head_dim]` by position.
-    fn apply(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let [_, _, t, hd] = x.dims();
-        let half = hd / 2;
-        let cos = self.cos.clone().narrow(0, 0, t).unsqueeze::<4>();
-        let sin = self.sin.clone().narrow(0, 0, t).unsqueeze::<4>();
-        let x1 = x.clone().narrow(3, 0, half);
-        let x2 = x.narrow(3, half, half);
-        let y1 = x1.clone() * cos.clone() + x2.clone() * sin.clone();
-        let y2 = x2 * cos - x1 * sin;
-        Tensor::cat(vec![y1, y2], 3)
+    /// Rotates `x: [batch * heads * seq, head_dim]` (rows in `[batch, heads, seq]` order) by
+    /// position and returns it as `[batch, heads, seq, head_dim]`.
+    fn apply(&self, x: Tensor<B, 2>, [b, h, t]: [usize; 3]) -> Tensor<B, 4> {
+        let hd = x.dims()[1];
+        let swapped = x.clone().matmul(self.swap.clone()).reshape([b * h, t, hd]);
+        let cos = self.cos.clone().narrow(0, 0, t).unsqueeze::<3>();
+        let sin = self.sin.clone().narrow(0, 0, t).unsqueeze::<3>();
+        (x.reshape([b * h, t, hd]) * cos + swapped * sin).reshape([b, h, t, hd])
     }
 }
 
@@ -154,8 +168,12 @@ pub fn rms_norm<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
 }
 
 impl<B: Backend> Block<B> {
-    fn forward(&self, x: Tensor<B, 3>, rope: &Rope<B>) -> Tensor<B, 3> {
-        let [b, t, d] = x.dims();
+    /// `x: [batch * seq, d]`: every linear layer multiplies one 2-D matrix, so the backend
+    /// runs one large threaded product and the weight gradient is one product too (a
+    /// `[batch, seq, d]` input is a batched product that packs the weight once per sequence
+    /// and sums a per-sequence gradient; bench/results/cpu-throughput-2026-12-01.md).
+    fn forward(&self, x: Tensor<B, 2>, [b, t]: [usize; 2], rope: &Rope<B>) -> Tensor<B, 2> {
+        let [_, d] = x.dims();
         let h = self.n_head;
         let hd = d / h;
         let qkv = self
@@ -163,12 +181,13 @@ impl<B: Backend> Block<B> {
             .forward(rms_norm(x.clone()))
             .reshape([b, t, 3, h, hd])
             .permute([2, 0, 3, 1, 4]); // [3, b, h, t, hd]
-        let q = qkv.clone().narrow(0, 0, 1).squeeze_dim::<4>(0);
-        let k = qkv.clone().narrow(0, 1, 1).squeeze_dim::<4>(0);
-        let v = qkv.narrow(0, 2, 1).squeeze_dim::<4>(0);
+        // Reshaping a slice of the permuted view copies it into a buffer of its own, so q,
+        // k and v are contiguous `[b * h * t, hd]` matrices from here on.
+        let part = |i: usize| qkv.clone().narrow(0, i, 1).reshape([b * h * t, hd]);
         // QK-norm keeps attention logits bounded, which lets the speedrun use high LRs.
-        let q = rope.apply(rms_norm(q));
-        let k = rope.apply(rms_norm(k));
+        let q = rope.apply(rms_norm(part(0)), [b, h, t]);
+        let k = rope.apply(rms_norm(part(1)), [b, h, t]);
+        let v = part(2).reshape([b, h, t, hd]);
         let y = attention(
             q,
             k,
@@ -180,7 +199,7 @@ impl<B: Backend> Block<B> {
                 ..Default::default()
             },
         );
-        let y = y.swap_dims(1, 2).reshape([b, t, d]);
+        let y = y.swap_dims(1, 2).reshape([b * t, d]);
         let x = x + self.attn_out.forward(y);
         let m = relu(self.mlp_in.forward(rms_norm(x.clone()))).powi_scalar(2);
         x + self.mlp_out.forward(m)
@@ -190,11 +209,15 @@ impl<B: Backend> Block<B> {
 impl<B: Backend> Gpt<B> {
     /// Next-token logits `[batch, seq, vocab]` for `tokens: [batch, seq]`.
     pub fn forward(&self, tokens: Tensor<B, 2, Int>) -> Tensor<B, 3> {
-        let mut x = rms_norm(self.embed.forward(tokens));
+        let [b, t] = tokens.dims();
+        let d = self.head.weight.dims()[0];
+        let mut x = rms_norm(self.embed.forward(tokens)).reshape([b * t, d]);
         for block in &self.blocks {
-            x = block.forward(x, &self.rope);
+            x = block.forward(x, [b, t], &self.rope);
         }
-        self.head.forward(rms_norm(x))
+        let logits = self.head.forward(rms_norm(x));
+        let v = logits.dims()[1];
+        logits.reshape([b, t, v])
     }
 
     /// Mean next-token cross-entropy (nats) of `tokens` predicting `targets`.
@@ -240,6 +263,42 @@ mod tests {
                 .map(|w| w.random_like(burn::tensor::Distribution::Normal(0.0, 0.5)));
         }
         m
+    }
+
+    /// The matrix form of the rotary encoding against the textbook one: pairs
+    /// (x_i, x_{i+half}) rotated by pos * theta^(-2i/hd), row by row.
+    #[test]
+    fn rotary_rotates_each_pair_by_its_position_angle() {
+        let device = Default::default();
+        let (b, h, t, hd) = (2, 3, 5, 8);
+        let rope = Rope::<B>::new(t, hd, 10000.0, &device);
+        let x = Tensor::<B, 2>::random(
+            [b * h * t, hd],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &device,
+        );
+        let xs: Vec<f32> = x.clone().into_data().to_vec().unwrap();
+        let y = rope.apply(x, [b, h, t]);
+        assert_eq!(y.dims(), [b, h, t, hd]);
+        let ys: Vec<f32> = y.into_data().to_vec().unwrap();
+        let half = hd / 2;
+        for row in 0..b * h * t {
+            let pos = row % t;
+            for i in 0..half {
+                let angle = pos as f64 * 10000f64.powf(-(2.0 * i as f64) / hd as f64);
+                let (c, s) = (angle.cos() as f32, angle.sin() as f32);
+                let (x1, x2) = (xs[row * hd + i], xs[row * hd + i + half]);
+                let (y1, y2) = (ys[row * hd + i], ys[row * hd + i + half]);
+                assert!(
+                    (y1 - (x1 * c + x2 * s)).abs() < 1e-6,
+                    "row {row} pair {i}: {y1}"
+                );
+                assert!(
+                    (y2 - (x2 * c - x1 * s)).abs() < 1e-6,
+                    "row {row} pair {i}: {y2}"
+                );
+            }
+        }
     }
 
     #[test]
