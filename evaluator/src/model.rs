@@ -111,9 +111,9 @@ pub struct Block<B: Backend> {
 /// Rotating the pairs (x_i, x_{i+half}) is `x * cos + (x @ swap) * sin` with both tables a
 /// full head wide and `swap` the fixed matrix that maps `[x1, x2]` to `[x2, -x1]`: no
 /// slices of the last dimension, so every op and its gradient works on contiguous
-/// tensors (the half-width form spent a fifth of a CPU step walking strided views,
-/// bench/results/cpu-throughput-2026-12-01.md). Multiplying by 0 and ±1 is exact: the
-/// result is the half-width form's, bit for bit.
+/// tensors (element-wise ops on slices walk strided views on the CPU backend;
+/// bench/results/cpu-throughput-2026-12-01.md). Multiplying by 0 and ±1 is exact, so this
+/// is the half-width form's arithmetic.
 #[derive(Module, Debug)]
 pub struct Rope<B: Backend> {
     cos: Tensor<B, 2>,
