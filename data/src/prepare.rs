@@ -89,9 +89,10 @@ pub struct PrepareOptions {
     pub out: PathBuf,
     /// Shard file prefix and track name: `NAME_val_000000.bin`, `NAME_train_000001.bin`.
     pub name: String,
-    /// Public validation tokens (the first tokens of the corpus).
+    /// Public validation tokens (the first tokens of the corpus; the validation shards hold
+    /// one more for the last target, see [`crate::shard::validation_tokens_needed`]).
     pub val_tokens: u64,
-    /// Held-out validation tokens right after them (0 for none).
+    /// Held-out validation tokens right after them (0 for none; also one more).
     pub heldout_tokens: u64,
     /// Tokens per shard (the last training shard may hold fewer).
     pub shard_tokens: u64,
@@ -251,7 +252,7 @@ struct Sink<'a> {
 
 impl Sink<'_> {
     fn val_total(&self) -> u64 {
-        self.opts.val_tokens + self.opts.heldout_tokens
+        crate::shard::validation_tokens_needed(self.opts.val_tokens, self.opts.heldout_tokens)
     }
 
     /// Tokens the shard being filled takes in all.

@@ -29,6 +29,14 @@ pub const HEADER_BYTES: u64 = (HEADER_INTS * 4) as u64;
 /// Largest token count the header's `i32` can state.
 pub const MAX_TOKENS: u64 = i32::MAX as u64;
 
+/// Tokens the validation shards must hold for a public slice of `tokens` and a held-out
+/// slice of `heldout` (0 for none) read one after the other from their start. Each slice
+/// is read as inputs and the same tokens shifted by one as targets, so it takes one token
+/// more than it scores. `data prepare` writes this many; the harness reads this many.
+pub fn validation_tokens_needed(tokens: u64, heldout: u64) -> u64 {
+    tokens + 1 + if heldout > 0 { heldout + 1 } else { 0 }
+}
+
 /// What is wrong with a shard, always naming the file.
 #[derive(Debug, Error)]
 pub enum ShardError {

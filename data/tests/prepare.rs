@@ -155,8 +155,8 @@ fn prepared_shards_hold_every_document_in_order() {
     assert_eq!(report.tokens, expected.len() as u64);
     assert_eq!(report.val.len(), 1);
     assert_eq!(
-        report.val[0].tokens, 1000,
-        "public + held-out validation tokens"
+        report.val[0].tokens, 1002,
+        "public + held-out validation tokens, each slice one more for its last target"
     );
     assert!(
         report.train.len() >= 2,
@@ -273,9 +273,10 @@ fn a_corpus_smaller_than_the_validation_set_is_refused_and_cleaned_up() {
     opts.val_tokens = 3;
     opts.shard_tokens = 2;
     opts.progress = false;
-    // 5 tokens: 3 of validation, 2 of training.
+    // 5 tokens: 3 of validation plus the last target (two shards of 2), 1 of training.
     let ok = prepare(&opts).unwrap();
     assert_eq!((ok.val.len(), ok.train.len()), (2, 1));
+    assert_eq!(ok.val.iter().map(|s| s.tokens).sum::<u64>(), 4);
     assert_eq!(ok.tokens, 5);
 
     let out2 = tempfile::tempdir().unwrap();

@@ -259,7 +259,7 @@ mod shards {
         }))
     }
 
-    /// The first `tokens + 1 + heldout_tokens + 1` tokens of the validation shards.
+    /// The first `n` tokens of the validation shards.
     fn val_tokens(data: &ShardData, n: u64) -> Result<Vec<u16>, String> {
         let mut out = Vec::with_capacity(n as usize);
         for s in &data.val {
@@ -289,17 +289,51 @@ mod shards {
         let public_n = v.tokens + 1;
         let all = val_tokens(
             data,
-            public_n
-                + if v.heldout_tokens > 0 {
-                    v.heldout_tokens + 1
-                } else {
-                    0
-                },
+            speedcert_data::shard::validation_tokens_needed(v.tokens, v.heldout_tokens),
         )?;
         let public = EvalSet::from_tokens(all[..public_n as usize].to_vec(), seq_len, v.tokens);
         let heldout = (v.heldout_tokens > 0).then(|| {
             EvalSet::from_tokens(all[public_n as usize..].to_vec(), seq_len, v.heldout_tokens)
         });
         Ok((public, heldout))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::track::Track;
+    use speedcert_data::prepare::{PrepareOptions, prepare};
+    use speedcert_data::shard::read_shard;
+
+    /// What `data prepare` writes is what the harness reads: the track it writes loads both
+    /// validation slices (its shards once held one token too few for each slice's last
+    /// target, and the first run of the track failed).
+    #[test]
+    fn a_prepared_track_loads_both_validation_slices() {
+        let src = tempfile::tempdir().unwrap();
+        let text = "the quick brown fox jumps over the lazy dog. ".repeat(150);
+        std::fs::write(src.path().join("a.txt"), text).unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let mut opts = PrepareOptions::new(vec![src.path().to_owned()], out.path().join("p"));
+        opts.name = "mini".into();
+        opts.val_tokens = 300;
+        opts.heldout_tokens = 300;
+        opts.shard_tokens = 400;
+        opts.progress = false;
+        let report = prepare(&opts).unwrap();
+        let val: Vec<u16> = report
+            .val
+            .iter()
+            .flat_map(|s| read_shard(&s.path).unwrap())
+            .collect();
+        assert_eq!(val.len(), 602, "300 + 1 public, 300 + 1 held out");
+
+        let track = Track::load(&report.track).unwrap();
+        let (public, heldout) = crate::harness::eval_sets(&track, Some(7)).unwrap();
+        let heldout = heldout.expect("the track has a held-out slice");
+        let seq = track.spec.model.seq_len;
+        assert_eq!((public.windows(), heldout.windows()), (1, 1));
+        assert_eq!(public.tokens(), &val[..seq + 1]);
+        assert_eq!(heldout.tokens(), &val[301..301 + seq + 1]);
     }
 }
