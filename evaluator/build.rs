@@ -30,6 +30,9 @@ fn main() {
 
     let manifest_dir =
         PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    // Through symlinks: a submission's runner builds this crate from a mirror of the
+    // workspace (evaluator/src/outside/runner.rs) and must embed the same provenance.
+    let manifest_dir = fs::canonicalize(&manifest_dir).unwrap_or(manifest_dir);
     let workspace_root = workspace_root(&manifest_dir);
 
     // Cargo.lock digest.

@@ -329,8 +329,19 @@ fn heldout(
 fn identity(plan: &Plan, env: &Environment, runs: &[RunRecord]) -> CheckResult {
     let mut problems = Vec::new();
     for r in runs {
-        if r.env.binary_sha256 != env.binary_sha256 {
-            problems.push(format!("run-{:03} ran a different binary", r.run_index));
+        // A submission built from a folder runs as its runner; a built-in one as the
+        // certifying binary of env.json.
+        let (expected, which) = match plan.build_of(&r.submission_sha256) {
+            Some(b) if b.submission == r.submission => {
+                (Some(b.runner_sha256.clone()), "its planned runner")
+            }
+            _ => (env.binary_sha256.clone(), "the certifying binary"),
+        };
+        if r.env.binary_sha256 != expected {
+            problems.push(format!(
+                "run-{:03} ran a different binary than {which}",
+                r.run_index
+            ));
         }
         let want = match r.role {
             Role::Candidate => Some(&plan.submission_sha256),
@@ -348,10 +359,18 @@ fn identity(plan: &Plan, env: &Environment, runs: &[RunRecord]) -> CheckResult {
         problems.is_empty(),
         if problems.is_empty() {
             format!(
-                "binary {}, submission {}, Cargo.lock {}",
+                "binary {}, submission {}, Cargo.lock {}{}",
                 short(env.binary_sha256.as_deref()),
                 short(Some(&plan.submission_sha256)),
-                short(env.cargo_lock_sha256.as_deref())
+                short(env.cargo_lock_sha256.as_deref()),
+                plan.builds
+                    .iter()
+                    .map(|b| format!(
+                        ", runner of {} {}",
+                        b.submission,
+                        short(Some(&b.runner_sha256))
+                    ))
+                    .collect::<String>()
             )
         } else {
             problems.join("; ")

@@ -40,6 +40,35 @@ impl fmt::Display for Problem {
     }
 }
 
+/// Each runner build must be of the plan's candidate or baseline, under that digest, and
+/// its source must be shipped exactly as digested.
+fn source_problems(dir: &Path, plan: &Plan) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for b in &plan.builds {
+        let planned = [
+            Some((&plan.submission, &plan.submission_sha256)),
+            plan.baseline_submission
+                .as_ref()
+                .zip(plan.baseline_submission_sha256.as_ref()),
+        ];
+        if !planned
+            .iter()
+            .flatten()
+            .any(|(name, sha)| **name == b.submission && **sha == b.source_sha256)
+        {
+            out.push(Problem::new(
+                layout::PLAN,
+                format!(
+                    "builds names submission {} with source {}, which is neither the plan's candidate nor its baseline",
+                    b.submission, b.source_sha256
+                ),
+            ));
+        }
+        out.extend(crate::source::shipped_problems(dir, &b.source_sha256));
+    }
+    out
+}
+
 /// Every contradiction between track.toml, plan.json and the runs' files; empty when
 /// they agree. `runs` are the run.json files found for the plan's slots.
 pub fn problems(
@@ -78,6 +107,7 @@ pub fn problems(
         }
     }
     out.extend(stray_run_folders(dir, plan));
+    out.extend(source_problems(dir, plan));
     for r in runs {
         let file = format!(
             "{}/{}/{}",
@@ -127,6 +157,12 @@ pub fn problems(
                 "device",
                 r.device.to_string(),
                 plan.device.to_string(),
+                "plan.json",
+            ),
+            (
+                "language_seed",
+                format!("{:?}", r.language_seed),
+                format!("{:?}", plan.language_seed),
                 "plan.json",
             ),
             (

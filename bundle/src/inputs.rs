@@ -25,6 +25,8 @@ pub struct BundleInputs {
     pub runs: Vec<RunRecord>,
     /// Each finished run's steps.csv by run index, or why it could not be read.
     pub steps: BTreeMap<usize, Result<StepLog, String>>,
+    /// The capability report of each submission built from a shipped source.
+    pub capabilities: Vec<crate::source::SourceCapabilities>,
 }
 
 impl BundleInputs {
@@ -65,12 +67,14 @@ impl BundleInputs {
         if !problems.is_empty() {
             return Err(BundleError::Inconsistent { problems });
         }
+        let capabilities = crate::source::plan_capabilities(dir, &plan);
         Ok(Self {
             track,
             plan,
             env,
             runs,
             steps,
+            capabilities,
         })
     }
 }

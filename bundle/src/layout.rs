@@ -29,6 +29,8 @@ pub const STEPS: &str = "steps.csv";
 pub const GPU: &str = "gpu.csv";
 /// One run's child-process stderr.
 pub const STDERR: &str = "stderr.log";
+/// The folder of submission sources the runs were built from (crate::source).
+pub const SOURCE: &str = "source";
 /// The DSSE envelope that signs the bundle (attest owns the name).
 pub use speedcert_attest::ENVELOPE_FILE as ATTESTATION;
 
@@ -40,6 +42,16 @@ pub fn run_name(index: usize) -> String {
 /// `runs/run-NNN` inside the bundle at `bundle`.
 pub fn run_dir(bundle: &Path, index: usize) -> PathBuf {
     bundle.join(RUNS).join(run_name(index))
+}
+
+/// `source/<digest>`: the shipped copy of the submission source with that digest.
+pub fn source_dir(bundle: &Path, digest: &str) -> PathBuf {
+    bundle.join(SOURCE).join(digest)
+}
+
+/// `source/<digest>.files`: that source's manifest, which hashes to the digest.
+pub fn source_manifest(bundle: &Path, digest: &str) -> PathBuf {
+    bundle.join(SOURCE).join(format!("{digest}.files"))
 }
 
 /// The run index of a `run-NNN` folder name.

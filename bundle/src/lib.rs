@@ -15,6 +15,7 @@
 //! - [`ledger`]: the certifier's signed log of every certification attempt;
 //! - [`journal`]: the plan and run seals signed as a certification happens;
 //! - [`predicate`]: the signed in-toto predicate and [`seal`];
+//! - [`source`]: a submission's source, digested, shipped and checked;
 //! - [`verify`]: attestation plus recomputation, by the rules of the bundle's schema;
 //! - [`export`]: the summary and its runs as JSON, CSV, markdown and MLPerf `:::MLLOG` lines;
 //! - [`io`]: reading and atomically writing the JSON files.
@@ -34,6 +35,7 @@ pub mod ledger;
 pub mod plan;
 pub mod predicate;
 pub mod run;
+pub mod source;
 pub mod steps;
 pub mod summary;
 pub mod verdict;

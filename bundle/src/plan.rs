@@ -95,9 +95,48 @@ pub struct Plan {
     pub schedule: Option<Schedule>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempt: Option<Attempt>,
+    /// The runners built from a submission folder, one per submission that is not built
+    /// into the referee (empty when both are built in). Each one's source is shipped in
+    /// the bundle under its digest ([`crate::source`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub builds: Vec<RunnerBuild>,
+    /// The synthetic language every run of this certification trained and was validated
+    /// on, drawn when the plan was made and given to each run's process on its stdin. The
+    /// track's own `language_seed` is public, so a submission could have learned that
+    /// language before the clock started; the floor does not depend on the seed.
+    /// `None` on shard tracks and in plans written before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language_seed: Option<u64>,
+}
+
+/// How the referee built a submission's runner: from which source, with which tools, into
+/// which binary. `verify` checks the source against the copy in the bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunnerBuild {
+    /// The submission's name (its manifest's).
+    pub submission: String,
+    /// The source digest ([`crate::source::SourceTree::digest`]): the submission's
+    /// identity in the plan and in every run.json.
+    pub source_sha256: String,
+    /// sha256 of the runner binary every run of the submission executed.
+    pub runner_sha256: String,
+    /// sha256 of the runner's Cargo.lock (the referee's lock plus the submission's crate).
+    pub cargo_lock_sha256: String,
+    /// `rustc -V` of the toolchain that built it.
+    pub rustc: String,
+    /// The speedcert revision whose harness the runner links.
+    pub speedcert_revision: String,
+    /// The cargo profile it was built with.
+    pub profile: String,
 }
 
 impl Plan {
+    /// The runner build of the submission with source digest `sha256`, if it was built
+    /// from a folder.
+    pub fn build_of(&self, sha256: &str) -> Option<&RunnerBuild> {
+        self.builds.iter().find(|b| b.source_sha256 == sha256)
+    }
+
     /// The (candidate, baseline) slot indices of each complete planned pair, by pair
     /// number.
     pub fn pairs(&self) -> Vec<(usize, usize)> {

@@ -75,6 +75,15 @@ pub struct RunRecord {
     pub steps_sha256: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu_sha256: Option<String>,
+    /// The fences the run's process was in when the submission's code ran (names from
+    /// `speedcert::fence`: `network-namespace`, `landlock-filesystem`, ...); empty for a
+    /// run outside any fence, as built-in submissions run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fences: Vec<String>,
+    /// The synthetic language seed the run used when it was not the track's own (a
+    /// certification's secret language, plan.json's `language_seed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language_seed: Option<u64>,
 }
 
 pub const RUN_SCHEMA: &str = "speedcert/run/v1";

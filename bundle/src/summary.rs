@@ -37,6 +37,12 @@ pub struct Summary {
     pub official: bool,
     pub verdict: Verdict,
     pub verdict_detail: String,
+    /// What a reviewer should read in each submission built from a folder (the source
+    /// is in the bundle): `unsafe`, FFI, build scripts, proc-macros, and uses of
+    /// `std::fs`, `std::net`, `std::process`, `std::env`. Absent when every submission
+    /// was built in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<crate::source::SourceCapabilities>,
 }
 
 /// Computes the summary this speedcert writes ([`SummaryVersion::CURRENT`]).
@@ -53,6 +59,7 @@ pub fn compute_version(inputs: &BundleInputs, version: SummaryVersion) -> Summar
         env,
         runs,
         steps,
+        capabilities,
     } = inputs;
     let spec = &track.spec;
     let threshold = spec.certification.p_threshold;
@@ -151,6 +158,7 @@ pub fn compute_version(inputs: &BundleInputs, version: SummaryVersion) -> Summar
         official,
         verdict,
         verdict_detail,
+        capabilities: capabilities.clone(),
     }
 }
 

@@ -91,6 +91,8 @@ fn run(slot: &Slot, time_ms: f64, val: [f64; 4], track: &Track) -> (RunRecord, S
         env: env(),
         steps_sha256: None,
         gpu_sha256: None,
+        fences: Vec::new(),
+        language_seed: None,
     };
     (record, StepLog { rows })
 }
@@ -136,6 +138,8 @@ fn bundle() -> (TempDir, BundleInputs, Summary) {
         slots: slots.clone(),
         schedule: None,
         attempt: None,
+        builds: Vec::new(),
+        language_seed: None,
     };
     io::write_json(&root.join(layout::PLAN), &plan).unwrap();
     let shapes = [

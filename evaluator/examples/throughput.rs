@@ -207,8 +207,9 @@ fn time_reference<B: AutodiffBackend>(
     warmup: usize,
     steps: usize,
 ) -> (Vec<f64>, Option<f64>) {
+    let view = speedcert::submission::TrackView::of(spec);
     let ctx = InitContext {
-        track: spec,
+        track: &view,
         device,
         seed,
         run_index: 0,

@@ -49,3 +49,67 @@ pub fn causality_probe<B: AutodiffBackend, S: Submission<B>>(
         logit_scale,
     }
 }
+
+/// Logits moved by more than this fraction of their scale (or 1e-5 absolute) between two
+/// evaluations of the same probe batch mean the model changed: recomputing the same
+/// forward pass on the same weights agrees far more closely, and one training step of
+/// any useful learning rate moves logits by far more.
+pub const UNCHANGED_REL_TOL: f64 = 1e-4;
+
+/// The submission's logits on a fixed probe window, kept to compare after work done off
+/// the clock (validation passes, the held-out pass, the causality probe): a submission
+/// that trains inside `logits` changes them.
+pub struct ModelProbe<B: AutodiffBackend> {
+    tokens: Tensor<B::InnerBackend, 2, Int>,
+    logits: Vec<f32>,
+    scale: f64,
+}
+
+impl<B: AutodiffBackend> ModelProbe<B> {
+    /// Probes on the last window of `set`, read through the submission's own `logits`.
+    pub fn take<S: Submission<B>>(sub: &S, set: &EvalSet, device: &B::Device) -> Self {
+        let (tokens, _) = set.batch::<B::InnerBackend>(set.windows().saturating_sub(1), 1, device);
+        let logits = Self::read(sub, &tokens);
+        let scale = logits
+            .iter()
+            .fold(0.0f64, |m, &x| m.max(f64::from(x).abs()));
+        Self {
+            tokens,
+            logits,
+            scale,
+        }
+    }
+
+    fn read<S: Submission<B>>(sub: &S, tokens: &Tensor<B::InnerBackend, 2, Int>) -> Vec<f32> {
+        sub.logits(tokens.clone())
+            .into_data()
+            .convert::<f32>()
+            .to_vec()
+            .unwrap_or_default()
+    }
+
+    /// `Err` naming `what` when the logits moved beyond [`UNCHANGED_REL_TOL`].
+    pub fn unchanged_after<S: Submission<B>>(&self, sub: &S, what: &str) -> Result<(), String> {
+        let now = Self::read(sub, &self.tokens);
+        let moved = if now.len() == self.logits.len() {
+            self.logits
+                .iter()
+                .zip(&now)
+                .map(|(a, b)| f64::from(a - b).abs())
+                .fold(
+                    0.0f64,
+                    |m, d| if d.is_nan() { f64::INFINITY } else { m.max(d) },
+                )
+        } else {
+            f64::INFINITY
+        };
+        let tolerance = (UNCHANGED_REL_TOL * self.scale).max(1e-5);
+        if moved <= tolerance {
+            Ok(())
+        } else {
+            Err(format!(
+                "the model changed during {what}, off the clock: logits on a fixed probe window moved by {moved:.3e} (tolerance {tolerance:.1e}); a submission may not train while it is being evaluated"
+            ))
+        }
+    }
+}

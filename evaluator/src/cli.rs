@@ -48,6 +48,8 @@ pub enum Command {
     Audit(commands::audit::Args),
     /// Print the environment fingerprint; with --check, compare it with a track's pins.
     Env(commands::env::Args),
+    /// Submissions from a folder: `submission new NAME` writes one.
+    Submission(commands::submission::Args),
 }
 
 /// Parses the process arguments and runs the command with `registry`'s submissions.
@@ -76,6 +78,7 @@ pub fn main_with(registry: Registry) -> ExitCode {
         Command::Data(args) => commands::data::run(args),
         Command::Audit(args) => commands::audit::run(args),
         Command::Env(args) => commands::env::run(args),
+        Command::Submission(args) => commands::submission::run(args, &registry),
     };
     match result {
         Ok(code) => code,

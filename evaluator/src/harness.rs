@@ -14,9 +14,10 @@ use std::time::Instant;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use serde::{Deserialize, Serialize};
 
+use crate::causality::ModelProbe;
 use crate::data::{EvalSet, TrainStream};
 use crate::model::cross_entropy;
-use crate::submission::{InitContext, Submission, SubmissionError};
+use crate::submission::{InitContext, Submission, SubmissionError, TrackView};
 use crate::track::{DataSpec, Track};
 pub use speedcert_bundle::env::Environment;
 pub use speedcert_bundle::run::{
@@ -46,6 +47,9 @@ pub struct RunOptions {
     pub env: Environment,
     /// Whether the environment matched the track's pins.
     pub official: bool,
+    /// A synthetic language to train and validate on instead of the track's public one
+    /// (a certification's secret language); ignored on shard tracks.
+    pub language_seed: Option<u64>,
 }
 
 /// The record plus the step log.
@@ -162,6 +166,16 @@ pub fn eval_sets(
     }
 }
 
+/// `track` with its synthetic language drawn from `seed`; its digest stays the track
+/// file's.
+fn with_language(track: &Track, seed: u64) -> Track {
+    let mut t = track.clone();
+    if let DataSpec::Synthetic(s) = &mut t.spec.data {
+        s.language.language_seed = seed;
+    }
+    t
+}
+
 /// Trains `S` on `track` once and reports what happened. Never panics because of the
 /// submission: failures are recorded in the outcome.
 pub fn run<B: AutodiffBackend, S: Submission<B>>(
@@ -173,6 +187,14 @@ pub fn run<B: AutodiffBackend, S: Submission<B>>(
     observer: &dyn RunObserver,
 ) -> RunOutcome {
     crate::alloc::keep_freed_memory();
+    let secret;
+    let (track, language_seed) = match (&track.spec.data, opts.language_seed) {
+        (DataSpec::Synthetic(_), Some(seed)) => {
+            secret = with_language(track, seed);
+            (&secret, Some(seed))
+        }
+        _ => (track, None),
+    };
     let spec = &track.spec;
     let mut record = RunRecord {
         schema: RUN_SCHEMA.to_owned(),
@@ -207,6 +229,8 @@ pub fn run<B: AutodiffBackend, S: Submission<B>>(
         env: opts.env.clone(),
         steps_sha256: None,
         gpu_sha256: None,
+        fences: Vec::new(),
+        language_seed,
     };
     let mut log = StepLog::default();
     let result = run_inner::<B, S>(track, device, opts, observer, &mut record, &mut log);
@@ -239,10 +263,11 @@ fn run_inner<B: AutodiffBackend, S: Submission<B>>(
     let mut stream = TrainStream::<B>::new(source, device.clone(), spec.target.token_budget);
     let val_batch = spec.validation.batch_size;
 
-    // Untimed set-up: no data handle is given.
+    // Untimed set-up: no data handle is given, and only the redacted track.
+    let view = TrackView::of(spec);
     let init_start = Instant::now();
     let ctx = InitContext {
-        track: spec,
+        track: &view,
         device,
         seed: opts.seed,
         run_index: opts.run_index,
@@ -258,16 +283,25 @@ fn run_inner<B: AutodiffBackend, S: Submission<B>>(
     let mut val_ms = 0.0;
     let mut step = 0;
     let mut last_val = None;
+    // `finished` is on the clock, with the step before it: a submission could otherwise
+    // train there, on batches it kept.
+    let t = Instant::now();
+    let mut done = guarded("finished", || sub.finished(0))?;
+    sync::<B>(device)?;
+    train_ms += t.elapsed().as_secs_f64() * 1e3;
     loop {
-        let done = guarded("finished", || sub.finished(step))?;
         let validate_now = done || (step > 0 && step % spec.validation.every_steps == 0);
         if validate_now {
             // The clock is paused: validation is the referee's time, not the submission's.
             sync::<B>(device)?;
             let t = Instant::now();
             let loss = guarded("validation", || {
-                evaluate::<B, S>(&sub, &val_set, val_batch, device)
-            })?;
+                let probe = ModelProbe::<B>::take(&sub, &val_set, device);
+                let loss = evaluate::<B, S>(&sub, &val_set, val_batch, device);
+                probe
+                    .unchanged_after(&sub, &format!("the validation pass after step {step}"))
+                    .map(|()| loss)
+            })??;
             val_ms += t.elapsed().as_secs_f64() * 1e3;
             if !loss.is_finite() {
                 return Err(format!("validation loss is {loss} after step {step}"));
@@ -295,6 +329,7 @@ fn run_inner<B: AutodiffBackend, S: Submission<B>>(
         let t = Instant::now();
         let report = guarded("train_step", || sub.train_step(&mut stream, step))?
             .map_err(|e: SubmissionError| format!("train_step {step} failed: {e}"))?;
+        done = guarded("finished", || sub.finished(step + 1))?;
         sync::<B>(device)?;
         train_ms += t.elapsed().as_secs_f64() * 1e3;
         step += 1;
@@ -321,19 +356,29 @@ fn run_inner<B: AutodiffBackend, S: Submission<B>>(
             train_time_ms: train_ms,
         });
     }
+    record.train_time_ms = train_ms;
     record.val_time_ms = val_ms;
     record.final_val_loss = last_val;
+    // The trained model is final: the held-out pass and the causality probe must not
+    // change it either.
+    let probe = guarded("probe", || ModelProbe::<B>::take(&sub, &val_set, device))?;
     if let Some(set) = &heldout_set {
         let t = Instant::now();
         let loss = guarded("held-out validation", || {
             evaluate::<B, S>(&sub, set, val_batch, device)
         })?;
         record.val_time_ms += t.elapsed().as_secs_f64() * 1e3;
+        guarded("probe", || {
+            probe.unchanged_after(&sub, "the held-out validation pass")
+        })??;
         record.heldout_val_loss = Some(loss);
     }
     record.causality = Some(guarded("causality probe", || {
         crate::causality::causality_probe::<B, S>(&sub, &val_set, device)
     })?);
+    guarded("probe", || {
+        probe.unchanged_after(&sub, "the causality probe")
+    })??;
     record.reached_target = last_val.is_some_and(|l| l <= spec.target.val_loss);
     Ok(())
 }

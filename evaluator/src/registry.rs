@@ -26,23 +26,36 @@ pub trait Entry: Send + Sync {
     ) -> RunOutcome;
 }
 
-pub struct Registered<F: Family>(pub F, PhantomData<F>);
+pub struct Registered<F: Family> {
+    family: F,
+    /// The source digest the referee computed, for a submission built from a folder;
+    /// `None` for one compiled into this binary (digest of [`Family::source`]).
+    source_sha256: Option<String>,
+    _marker: PhantomData<F>,
+}
 
 impl<F: Family> Registered<F> {
     pub fn new(family: F) -> Self {
-        Self(family, PhantomData)
+        Self {
+            family,
+            source_sha256: None,
+            _marker: PhantomData,
+        }
     }
 }
 
 impl<F: Family> Entry for Registered<F> {
     fn name(&self) -> &'static str {
-        self.0.name()
+        self.family.name()
     }
     fn description(&self) -> &'static str {
-        self.0.description()
+        self.family.description()
     }
     fn source_sha256(&self) -> String {
-        hex::encode(Sha256::digest(self.0.source().as_bytes()))
+        match &self.source_sha256 {
+            Some(digest) => digest.clone(),
+            None => hex::encode(Sha256::digest(self.family.source().as_bytes())),
+        }
     }
     fn run(
         &self,
@@ -61,6 +74,13 @@ impl<F: Family> Entry for Registered<F> {
     }
 }
 
+/// A submission name that is already registered.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "a submission named `{0}` is already registered: names are unique, and a built-in name cannot be taken"
+)]
+pub struct NameTaken(pub String);
+
 /// The submissions this binary can run, by name. Downstream binaries (a submitter's own
 /// crate, the adversarial test binary) extend it with [`Registry::with`].
 pub struct Registry {
@@ -77,10 +97,41 @@ impl Registry {
         .with(reference::ReferenceFast)
     }
 
-    pub fn with<F: Family>(mut self, family: F) -> Self {
-        self.entries.retain(|e| e.name() != family.name());
-        self.entries.push(Box::new(Registered::new(family)));
+    /// Adds a submission. A name is taken once: replacing an entry would let a binary run
+    /// something else under a built-in's name (a slowed `reference` as the baseline), so a
+    /// second entry of the same name is a bug in the binary and stops it at once.
+    pub fn with<F: Family>(self, family: F) -> Self {
+        self.try_with(family).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Adds the submission of a runner that speedcert generated for a submission folder
+    /// (crate::runner): its identity is the digest the referee computed of the folder.
+    /// `name` is the manifest's: a Family that calls itself something else stops the
+    /// runner at once, before it can run under a name it was not built for.
+    pub fn with_folder<F: Family>(mut self, family: F, name: &str, source_sha256: &str) -> Self {
+        assert!(
+            family.name() == name,
+            "the submission's Family::name() is {:?}, but its Cargo.toml [package.metadata.speedcert] name is {name:?}; make them equal",
+            family.name()
+        );
+        if let Some(e) = self.get(family.name()) {
+            panic!("{}", NameTaken(e.name().to_owned()));
+        }
+        self.entries.push(Box::new(Registered {
+            family,
+            source_sha256: Some(source_sha256.to_owned()),
+            _marker: PhantomData,
+        }));
         self
+    }
+
+    /// [`Registry::with`], returning the clash instead of stopping.
+    pub fn try_with<F: Family>(mut self, family: F) -> Result<Self, NameTaken> {
+        if self.get(family.name()).is_some() {
+            return Err(NameTaken(family.name().to_owned()));
+        }
+        self.entries.push(Box::new(Registered::new(family)));
+        Ok(self)
     }
 
     pub fn get(&self, name: &str) -> Option<&dyn Entry> {

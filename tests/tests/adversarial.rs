@@ -44,19 +44,7 @@ fn looking_at_future_tokens_fails_the_causality_check() {
 
 #[test]
 fn a_made_up_train_loss_is_ignored() {
-    let mut c = adversarial();
-    c.args([
-        "run",
-        "--track",
-        &test_track(),
-        "--submission",
-        "fake-loss",
-        "--seed",
-        "5",
-        "--json",
-    ]);
-    let out = run(c);
-    let r: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let (_, r) = run_json(adversarial(), "fake-loss", 5);
     // It claimed 0.0 at every step; the harness's own validation loss is a real one.
     let loss = r["final_val_loss"].as_f64().unwrap();
     assert!(loss > 2.0 && loss < 3.5, "{loss}");
@@ -90,21 +78,50 @@ fn a_panic_in_run_2_fails_that_run_and_keeps_the_others() {
 
 #[test]
 fn a_nan_loss_ends_the_run_as_failed() {
-    let mut c = adversarial();
-    c.args([
-        "run",
-        "--track",
-        &test_track(),
-        "--submission",
-        "emits-nan",
-        "--seed",
-        "5",
-        "--json",
-    ]);
-    let out = run(c);
-    assert_eq!(out.status.code(), Some(3));
-    let r: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let (code, r) = run_json(adversarial(), "emits-nan", 5);
+    assert_eq!(code, Some(3));
     assert_eq!(r["status"], "failed");
     let why = r["failure"].as_str().unwrap();
     assert!(why.contains("NaN") || why.contains("inf"), "{why}");
+}
+
+/// The track file is public, and with it the seed of its synthetic language: a submission
+/// can learn that language in its untimed `init` and need no timed step. A certification
+/// trains and validates every run on a language of its own, drawn per certification
+/// (the floor and the target do not depend on the seed), so that submission misses.
+#[test]
+fn learning_the_public_language_before_the_clock_does_not_pass_a_certification() {
+    let mut c = adversarial();
+    c.env("SPEEDCERT_TEST_TRACK", test_track());
+    let (_, r) = run_json(c, "pretrains-on-public-language", 2);
+    assert_eq!(
+        (r["steps"].as_u64(), r["reached_target"].as_bool()),
+        (Some(0), Some(true)),
+        "on the public language it needs no timed step: {r}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let (key, _) = keygen(dir.path());
+    let bundle = dir.path().join("b");
+    let mut c = adversarial();
+    c.env("SPEEDCERT_TEST_TRACK", test_track());
+    let out = certify_test_track(
+        c,
+        "pretrains-on-public-language",
+        &key,
+        &bundle,
+        &["--baseline-runs", "0"],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let plan = json(&bundle.join("plan.json"));
+    let secret = plan["language_seed"]
+        .as_u64()
+        .expect("plan.json draws a language");
+    for i in 0..3 {
+        let r = json(&bundle.join(format!("runs/run-{i:03}/run.json")));
+        assert_eq!(r["language_seed"].as_u64(), Some(secret), "{r}");
+        assert_eq!(r["reached_target"], false, "{r}");
+        let loss = r["final_val_loss"].as_f64().unwrap();
+        assert!(loss > r["target_val_loss"].as_f64().unwrap() + 0.5, "{r}");
+    }
 }

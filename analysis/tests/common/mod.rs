@@ -305,6 +305,8 @@ pub fn write_bundle(records: &Path, spec: &BundleSpec, signer: &Signer) -> PathB
         slots: slots.clone(),
         schedule: Some(Schedule::Sequential),
         attempt: spec.attempt.clone(),
+        builds: Vec::new(),
+        language_seed: None,
     };
     io::write_json(&dir.join(layout::PLAN), &plan).unwrap();
     journal::seal_plan(&dir, &plan, std::slice::from_ref(signer)).unwrap();
@@ -375,6 +377,8 @@ pub fn write_bundle(records: &Path, spec: &BundleSpec, signer: &Signer) -> PathB
             env: env.clone(),
             steps_sha256: None,
             gpu_sha256: None,
+            fences: Vec::new(),
+            language_seed: None,
         };
         let run_dir = io::create_run_dir(&dir, slot.index).unwrap();
         io::write_run(&run_dir, &record, &log, None).unwrap();

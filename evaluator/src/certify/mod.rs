@@ -26,6 +26,7 @@ use speedcert_bundle::{journal, layout};
 
 use crate::envinfo::Environment;
 use crate::harness::{Role, RunEvent, RunRecord, RunStatus};
+use crate::outside::Built;
 use crate::registry::Registry;
 use crate::track::{DeviceKind, Track};
 use plan::{Plan, Slot, StoredBaseline, TimeBaseline};
@@ -59,6 +60,44 @@ pub struct Request<'a> {
     pub schedule: Schedule,
     /// Where this certification stands in the certifier's attempt ledger.
     pub attempt: Option<Attempt>,
+    /// Submissions built from a folder for this certification (the candidate's and the
+    /// baseline's when they are not built in), by the name in their manifests.
+    pub built: Vec<Built>,
+}
+
+impl Request<'_> {
+    fn built(&self, name: &str) -> Option<&Built> {
+        self.built
+            .iter()
+            .find(|b| b.runner.build.submission == name)
+    }
+
+    /// The source digest of submission `name`: the folder's, or the built-in's.
+    fn digest(&self, name: &str, registry: &Registry) -> Result<String, CertifyError> {
+        if let Some(b) = self.built(name) {
+            return Ok(b.runner.build.source_sha256.clone());
+        }
+        registry.get(name).map(|e| e.source_sha256()).ok_or_else(|| {
+            CertifyError::Usage(format!(
+                "no submission named `{name}`: this binary has {}, and a folder is given by its path",
+                registry.names().join(", ")
+            ))
+        })
+    }
+}
+
+/// A language seed for this certification's runs on a synthetic track, drawn from the
+/// operating system's randomness and never the track's public one.
+fn secret_language(track: &Track) -> Option<u64> {
+    let crate::track::DataSpec::Synthetic(s) = &track.spec.data else {
+        return None;
+    };
+    loop {
+        let seed: u64 = rand::random();
+        if seed != s.language.language_seed {
+            return Some(seed);
+        }
+    }
 }
 
 /// Phase 1: writes track.toml, env.json and plan.json into a new bundle folder, and seals
@@ -70,20 +109,9 @@ pub fn prepare(
     env: &Environment,
     signers: &[speedcert_attest::Signer],
 ) -> Result<Plan, CertifyError> {
-    let entry = registry.get(req.submission).ok_or_else(|| {
-        CertifyError::Usage(format!(
-            "no submission named `{}`; this binary has: {}",
-            req.submission,
-            registry.names().join(", ")
-        ))
-    })?;
-    let baseline_entry = match &req.baseline {
-        Some(b) => Some(registry.get(b).ok_or_else(|| {
-            CertifyError::Usage(format!(
-                "the baseline submission `{b}` is not in this binary ({})",
-                registry.names().join(", ")
-            ))
-        })?),
+    let submission_sha256 = req.digest(req.submission, registry)?;
+    let baseline_sha256 = match &req.baseline {
+        Some(b) => Some(req.digest(b, registry)?),
         None => None,
     };
     let comparison = if req.baseline.is_some() && req.baseline_runs > 0 {
@@ -98,15 +126,14 @@ pub fn prepare(
         track: req.track.spec.name.clone(),
         track_sha256: req.track.sha256(),
         submission: req.submission.to_owned(),
-        submission_sha256: entry.source_sha256(),
+        submission_sha256,
         baseline_submission: match comparison {
             TimeBaseline::SameMachine => req.baseline.clone(),
             TimeBaseline::StoredRecord => req.stored.as_ref().map(|s| s.submission.clone()),
             TimeBaseline::None => None,
         },
-        baseline_submission_sha256: baseline_entry
-            .filter(|_| comparison == TimeBaseline::SameMachine)
-            .map(|e| e.source_sha256()),
+        baseline_submission_sha256: baseline_sha256
+            .filter(|_| comparison == TimeBaseline::SameMachine),
         comparison,
         stored_baseline: req.stored.clone(),
         device: req.device,
@@ -121,7 +148,20 @@ pub fn prepare(
         ),
         schedule: Some(req.schedule),
         attempt: req.attempt.clone(),
+        builds: Vec::new(),
+        language_seed: secret_language(req.track),
     };
+    let mut plan = plan;
+    for name in plan
+        .slots
+        .iter()
+        .map(|s| s.submission.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        if let Some(b) = req.built(&name) {
+            plan.builds.push(b.runner.build.clone());
+        }
+    }
     // Written into a temp folder beside `dir`, then renamed into place: a kill at any
     // instant leaves either no bundle or one with its plan, which `--resume` continues.
     let parent = match dir.parent() {
@@ -144,6 +184,23 @@ pub fn prepare(
         req.track.source_text.as_bytes(),
     )?;
     bundle::write_json(&staged.join(layout::ENV), env)?;
+    // The code that will run, as it was digested: a folder edited since its runner was
+    // built no longer has the planned digest and is refused here.
+    for b in &plan.builds {
+        let dir = &req
+            .built(&b.submission)
+            .expect("builds come from req.built")
+            .dir;
+        let shipped = speedcert_bundle::source::ship(staged, dir)
+            .map_err(|e| CertifyError::Usage(e.to_string()))?;
+        if shipped != b.source_sha256 {
+            return Err(CertifyError::Usage(format!(
+                "{}: changed after its runner was built (source digest {} then, {shipped} now); certify again",
+                dir.display(),
+                b.source_sha256
+            )));
+        }
+    }
     bundle::write_json(&staged.join(layout::PLAN), &plan)?;
     journal::seal_plan(staged, &plan, signers)?;
     // rename(2) replaces an empty folder and refuses a non-empty one: a second
@@ -224,7 +281,18 @@ pub fn run_slot(
     let run_dir = bundle::create_run_dir(dir, slot.index)?;
     let stderr_path = run_dir.join(layout::STDERR);
     let stderr = std::fs::File::create(&stderr_path).map_err(bundle::io(&stderr_path))?;
-    let exe = std::env::current_exe().map_err(bundle::io(Path::new("<current executable>")))?;
+    // A submission built from a folder runs as its runner, fenced; a built-in one as this
+    // binary.
+    let build = plan.builds.iter().find(|b| b.submission == slot.submission);
+    let exe = match build {
+        Some(b) => crate::outside::BuildSettings::for_this_binary()
+            .and_then(|settings| crate::outside::runner::for_bundle(dir, b, &settings))
+            .map_err(|e| CertifyError::Record {
+                path: layout::source_dir(dir, &b.source_sha256),
+                message: e.to_string(),
+            })?,
+        None => std::env::current_exe().map_err(bundle::io(Path::new("<current executable>")))?,
+    };
     observer.started(slot);
     let started = Instant::now();
     let mut child = Command::new(exe)
@@ -240,11 +308,21 @@ pub fn run_slot(
         .arg("--out")
         .arg(&run_dir)
         .arg("--events")
-        .stdin(Stdio::null())
+        .args(build.map(|_| "--fence"))
+        .args(plan.language_seed.map(|_| "--secret-language"))
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(stderr)
         .spawn()
         .map_err(bundle::io(&run_dir))?;
+    // The secret language goes through a pipe, not the command line or the environment,
+    // which the submission could read in its own process.
+    if let Some(mut stdin) = child.stdin.take()
+        && let Some(seed) = plan.language_seed
+    {
+        use std::io::Write;
+        let _ = writeln!(stdin, "{seed}");
+    }
     let stdout = child.stdout.take().expect("piped stdout");
     let (tx, rx) = std::sync::mpsc::channel::<RunEvent>();
     let reader = std::thread::spawn(move || {
@@ -358,6 +436,8 @@ fn failed_record(
         env,
         steps_sha256: None,
         gpu_sha256: None,
+        fences: Vec::new(),
+        language_seed: plan.language_seed,
     })
 }
 

@@ -141,7 +141,41 @@ pub fn render(s: &Summary) -> String {
             c.detail
         );
     }
+    out.push_str(&render_capabilities(&s.capabilities));
     let _ = writeln!(out);
     let _ = writeln!(out, "Verdict: {} — {}", s.verdict, s.verdict_detail);
+    out
+}
+
+/// The capability report of each submission built from a folder: where in its shipped
+/// source a reviewer should read (the fence does not contain `unsafe` or build-time code).
+pub fn render_capabilities(caps: &[speedcert_bundle::source::SourceCapabilities]) -> String {
+    let mut out = String::new();
+    for c in caps {
+        let digest = c.source_sha256.get(..16).unwrap_or(&c.source_sha256);
+        if c.found.is_empty() {
+            let _ = writeln!(
+                out,
+                "source of {} ({digest}): no unsafe, FFI, build script, proc-macro or std::fs/net/process/env",
+                c.submission
+            );
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "source of {} ({digest}): {} place(s) to read, in source/{}/",
+            c.submission,
+            c.found.len(),
+            c.source_sha256
+        );
+        for f in &c.found {
+            let at = if f.line == 0 {
+                f.file.clone()
+            } else {
+                format!("{}:{}", f.file, f.line)
+            };
+            let _ = writeln!(out, "  {:<13} {at}", f.kind);
+        }
+    }
     out
 }

@@ -11,6 +11,7 @@ pub mod nightly;
 pub mod records;
 pub mod run;
 pub mod sign;
+pub mod submission;
 pub mod verify;
 
 use std::io::Write;

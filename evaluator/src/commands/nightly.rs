@@ -221,6 +221,7 @@ fn rerun(
         device: choose_device(args.device, &sel.track, env),
         schedule: certify::Schedule::Sequential,
         attempt: None,
+        built: Vec::new(),
     };
     let plan = certify::prepare(&dir, &req, registry, env, signers)?;
     bundle::write_json(

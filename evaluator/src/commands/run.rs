@@ -52,6 +52,15 @@ pub struct Args {
     pub run_index: usize,
     #[arg(long, hide = true, value_parser = parse_role, default_value = "candidate")]
     pub role: Role,
+    /// Run the submission fenced in (no network, read only the system and the track's
+    /// data, write only --out); fail rather than run unfenced. Certify fences every
+    /// submission built from a folder.
+    #[arg(long)]
+    pub fence: bool,
+    /// Internal, for certify: read a synthetic language seed from stdin and train on that
+    /// language instead of the track's public one.
+    #[arg(long, hide = true)]
+    pub secret_language: bool,
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -76,6 +85,24 @@ pub fn choose_device(arg: DeviceArg, track: &Track, env: &Environment) -> Device
 
 pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
     let track = Track::resolve(&args.track, &track::default_track_dirs())?;
+    if let Some(dir) = crate::outside::manifest::as_folder(&args.submission) {
+        return run_folder(&dir, &args, &track, registry);
+    }
+    let language_seed = if args.secret_language {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("reading the language seed from stdin")?;
+        Some(line.trim().parse::<u64>().with_context(|| {
+            format!(
+                "--secret-language: {:?} on stdin is not a seed",
+                line.trim()
+            )
+        })?)
+    } else {
+        None
+    };
+    let mut fences = Vec::new();
     let entry = registry.get(&args.submission).with_context(|| {
         format!(
             "no submission named `{}`; this binary has: {}",
@@ -83,6 +110,19 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
             registry.names().join(", ")
         )
     })?;
+    if args.fence {
+        // Before anything starts a thread (the environment probe loads NVML, the GPU
+        // sampler and the progress bar run threads).
+        let mut spec = crate::fence::FenceSpec::default();
+        if let crate::track::DataSpec::Shards(d) = &track.spec.data {
+            spec.read.push(d.dir.clone());
+        }
+        if let Some(out) = &args.out {
+            std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+            spec.write.push(out.clone());
+        }
+        fences = crate::fence::apply(&spec)?;
+    }
     let env = crate::envinfo::collect();
     let device = choose_device(args.device, &track, &env);
     if device == DeviceKind::Cuda {
@@ -97,6 +137,7 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
         role: args.role,
         env,
         official: pins.iter().all(|p| p.passed),
+        language_seed,
     };
     // GPU telemetry for the whole run (gpu.csv); header-only on CPU or without NVML.
     let sampler = crate::telemetry::gpu::GpuSampler::for_device(device);
@@ -110,6 +151,7 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
     };
     let gpu = sampler.stop();
     outcome.record.throttled = gpu.throttled();
+    outcome.record.fences = fences;
     if let Some(dir) = &args.out {
         // What was written (with its logs' digests) is what gets printed.
         outcome.record = speedcert_bundle::io::write_run(
@@ -130,6 +172,57 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
     } else {
         exit::FAILED_VERDICT
     }))
+}
+
+/// `--submission DIR`: builds the folder's runner and runs it, fenced, with the same
+/// arguments, as a certification would.
+fn run_folder(
+    dir: &std::path::Path,
+    args: &Args,
+    track: &Track,
+    registry: &Registry,
+) -> anyhow::Result<ExitCode> {
+    let built = crate::commands::submission::build(dir, track, registry)?;
+    let mut cmd = std::process::Command::new(&built.runner.exe);
+    cmd.arg("run")
+        .args(["--track", &args.track])
+        .args(["--submission", &built.runner.build.submission])
+        .arg("--device")
+        .arg(match args.device {
+            DeviceArg::Auto => "auto",
+            DeviceArg::Cpu => "cpu",
+            DeviceArg::Cuda => "cuda",
+        })
+        .args(["--run-index", &args.run_index.to_string()])
+        .args(["--role", args.role.as_str()])
+        .arg("--fence");
+    if let Some(seed) = args.seed {
+        cmd.args(["--seed", &seed.to_string()]);
+    }
+    if let Some(seed) = args.heldout_seed {
+        cmd.args(["--heldout-seed", &seed.to_string()]);
+    }
+    if let Some(out) = &args.out {
+        cmd.arg("--out").arg(out);
+    }
+    for (on, flag) in [
+        (args.json, "--json"),
+        (args.events, "--events"),
+        (args.secret_language, "--secret-language"),
+    ] {
+        if on {
+            cmd.arg(flag);
+        }
+    }
+    let status = cmd
+        .status()
+        .with_context(|| format!("starting {}", built.runner.exe.display()))?;
+    Ok(code(
+        status
+            .code()
+            .and_then(|c| u8::try_from(c).ok())
+            .unwrap_or(exit::ERROR),
+    ))
 }
 
 /// The one line a person quotes.

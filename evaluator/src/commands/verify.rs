@@ -29,21 +29,104 @@ pub struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Also rebuild each runner built from a folder, from the source shipped in the bundle,
+    /// and check the binary is the one that ran (same sha256); needs speedcert's source
+    /// and toolchain, as certify does.
+    #[arg(long)]
+    pub rebuild: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let trust = load_trust(args.trust.as_deref())?;
-    let report = verify(&args.bundle, &trust, args.threshold)?;
+    let mut report = verify(&args.bundle, &trust, args.threshold)?;
+    if args.rebuild {
+        for check in rebuild_checks(&args.bundle) {
+            report.add_check(check);
+        }
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{report}");
+        let summary = args.bundle.join(speedcert_bundle::layout::SUMMARY);
+        if report.is_genuine()
+            && let Ok(s) = speedcert_bundle::io::read_json::<speedcert_bundle::Summary>(&summary)
+        {
+            print!(
+                "{}",
+                crate::certify::report::render_capabilities(&s.capabilities)
+            );
+        }
     }
     Ok(code(if report.is_genuine() {
         SUCCESS
     } else {
         FAILED_VERDICT
     }))
+}
+
+/// The check name of `--rebuild`.
+const REBUILD: &str = "rebuild";
+
+/// One check per runner the plan records: rebuilt from the shipped source, same binary.
+fn rebuild_checks(bundle: &Path) -> Vec<speedcert_attest::Check> {
+    use speedcert_attest::Check;
+    let plan_path = bundle.join(speedcert_bundle::layout::PLAN);
+    let plan: speedcert_bundle::plan::Plan = match speedcert_bundle::io::read_json(&plan_path) {
+        Ok(p) => p,
+        Err(e) => {
+            return vec![Check::fail(
+                REBUILD,
+                None,
+                format!("cannot read the plan: {e}"),
+            )];
+        }
+    };
+    if plan.builds.is_empty() {
+        return vec![Check::pass(
+            REBUILD,
+            None,
+            "no submission was built from a folder: nothing to rebuild",
+        )];
+    }
+    let settings = match crate::outside::BuildSettings::for_this_binary() {
+        Ok(s) => s,
+        Err(e) => return vec![Check::fail(REBUILD, None, e.to_string())],
+    };
+    plan.builds
+        .iter()
+        .map(|b| {
+            let source = speedcert_bundle::layout::source_dir(bundle, &b.source_sha256);
+            let file = format!("{}/{}", speedcert_bundle::layout::SOURCE, b.source_sha256);
+            match crate::outside::runner::build(&source, &settings, &mut |_| {}) {
+                Ok(r) if r.build.runner_sha256 == b.runner_sha256 => Check::pass(
+                    REBUILD,
+                    Some(&file),
+                    format!(
+                        "the runner of {} rebuilt from the shipped source is the binary that ran (sha256 {})",
+                        b.submission, b.runner_sha256
+                    ),
+                ),
+                Ok(r) => Check::fail(
+                    REBUILD,
+                    Some(&file),
+                    format!(
+                        "the runner of {} rebuilt from the shipped source has sha256 {}, the plan's {} (built with {}, profile {}, speedcert {}; here {}, {}, {})",
+                        b.submission,
+                        r.build.runner_sha256,
+                        b.runner_sha256,
+                        b.rustc,
+                        b.profile,
+                        b.speedcert_revision,
+                        r.build.rustc,
+                        r.build.profile,
+                        r.build.speedcert_revision
+                    ),
+                ),
+                Err(e) => Check::fail(REBUILD, Some(&file), format!("cannot rebuild: {e}")),
+            }
+        })
+        .collect()
 }
 
 /// The trust store from `--trust`, or from `records/keys` under the current folder.

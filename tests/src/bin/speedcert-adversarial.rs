@@ -117,6 +117,56 @@ family!(
     "the reference, sleeping 100 ms per step"
 );
 
+/// The reference, but `init` first connects to `SPEEDCERT_TEST_CONNECT` (host:port) and
+/// fails the run saying so if it cannot: run fenced, it must fail.
+struct OpensSocket;
+struct OpensSocketRun<B: AutodiffBackend>(GptAdamW<B>);
+
+/// The reference, but `init` first reads the file `SPEEDCERT_TEST_READ` (standing for the
+/// validation data or the certifier's key) and fails if it cannot: run fenced, it must.
+struct ReadsFile;
+struct ReadsFileRun<B: AutodiffBackend>(GptAdamW<B>);
+
+/// The reference, but every call of `logits` shifts the next call's logits a little, as a
+/// submission that learned from the batches it was shown during validation would: the
+/// harness's check that validation changes nothing must fail the run.
+struct LearnsInLogits;
+struct LearnsInLogitsRun<B: AutodiffBackend>(GptAdamW<B>, std::cell::Cell<u32>);
+
+family!(
+    OpensSocket,
+    OpensSocketRun,
+    "opens-socket",
+    "connects to SPEEDCERT_TEST_CONNECT in init"
+);
+family!(
+    ReadsFile,
+    ReadsFileRun,
+    "reads-file",
+    "reads SPEEDCERT_TEST_READ in init"
+);
+family!(
+    LearnsInLogits,
+    LearnsInLogitsRun,
+    "learns-in-logits",
+    "its logits change with every evaluation"
+);
+
+/// Trains the reference model in its untimed `init` on tokens it generates itself from
+/// the public language of the track at `SPEEDCERT_TEST_TRACK` (a submission could copy the
+/// seed from the published track file), then says it is finished before the clock's first
+/// step. On the track's public language it reaches the target in zero timed steps; a
+/// certification draws a secret language, on which it must miss.
+struct PretrainsOnPublicLanguage;
+struct PretrainsOnPublicLanguageRun<B: AutodiffBackend>(GptAdamW<B>);
+
+family!(
+    PretrainsOnPublicLanguage,
+    PretrainsOnPublicLanguageRun,
+    "pretrains-on-public-language",
+    "learns the track's published language in init, trains 0 timed steps"
+);
+
 /// `finished` and `logits` as the wrapped submission (`self.0`) has them: these
 /// submissions differ from it only in `init` and `train_step`.
 macro_rules! delegate_to_inner {
@@ -271,6 +321,96 @@ impl<B: AutodiffBackend> Submission<B> for SlowedReferenceRun<B> {
     delegate_to_inner!();
 }
 
+impl<B: AutodiffBackend> Submission<B> for OpensSocketRun<B> {
+    fn init(ctx: &InitContext<'_, B>) -> Result<Self, SubmissionError> {
+        let addr = std::env::var("SPEEDCERT_TEST_CONNECT").unwrap_or_default();
+        std::net::TcpStream::connect(&addr)
+            .map_err(|e| SubmissionError::Message(format!("connect to {addr}: {e}")))?;
+        Ok(Self(reference(ctx)))
+    }
+    fn train_step(
+        &mut self,
+        data: &mut TrainStream<B>,
+        step: usize,
+    ) -> Result<StepReport, SubmissionError> {
+        self.0.step(data, step)
+    }
+    delegate_to_inner!();
+}
+
+impl<B: AutodiffBackend> Submission<B> for ReadsFileRun<B> {
+    fn init(ctx: &InitContext<'_, B>) -> Result<Self, SubmissionError> {
+        let path = std::env::var("SPEEDCERT_TEST_READ").unwrap_or_default();
+        std::fs::read(&path).map_err(|e| SubmissionError::Message(format!("read {path}: {e}")))?;
+        Ok(Self(reference(ctx)))
+    }
+    fn train_step(
+        &mut self,
+        data: &mut TrainStream<B>,
+        step: usize,
+    ) -> Result<StepReport, SubmissionError> {
+        self.0.step(data, step)
+    }
+    delegate_to_inner!();
+}
+
+impl<B: AutodiffBackend> Submission<B> for LearnsInLogitsRun<B> {
+    fn init(ctx: &InitContext<'_, B>) -> Result<Self, SubmissionError> {
+        Ok(Self(reference(ctx), std::cell::Cell::new(0)))
+    }
+    fn train_step(
+        &mut self,
+        data: &mut TrainStream<B>,
+        step: usize,
+    ) -> Result<StepReport, SubmissionError> {
+        self.0.step(data, step)
+    }
+    fn finished(&self, step: usize) -> bool {
+        self.0.finished(step)
+    }
+    fn logits(&self, tokens: Tensor<B::InnerBackend, 2, Int>) -> Tensor<B::InnerBackend, 3> {
+        let calls = self.1.get();
+        self.1.set(calls + 1);
+        self.0.logits(tokens) * (1.0 + 1e-2 * calls as f64)
+    }
+}
+
+impl<B: AutodiffBackend> Submission<B> for PretrainsOnPublicLanguageRun<B> {
+    fn init(ctx: &InitContext<'_, B>) -> Result<Self, SubmissionError> {
+        let path = std::env::var("SPEEDCERT_TEST_TRACK").unwrap_or_default();
+        let track = speedcert::track::Track::load(std::path::Path::new(&path))
+            .map_err(|e| SubmissionError::Message(format!("{path}: {e}")))?;
+        let speedcert::track::DataSpec::Synthetic(s) = &track.spec.data else {
+            return Err(SubmissionError::Message("not a synthetic track".into()));
+        };
+        let stream = speedcert_data::synthetic::SyntheticStream::new(&s.language, ctx.seed)
+            .map_err(|e| SubmissionError::Message(e.to_string()))?;
+        let mut data = TrainStream::<B>::new(
+            Box::new(speedcert::data::SyntheticSource(stream)),
+            ctx.device.clone(),
+            None,
+        );
+        let mut model = reference(ctx);
+        for step in 0..ctx.track.reference.steps {
+            model.step(&mut data, step)?;
+        }
+        Ok(Self(model))
+    }
+    fn train_step(
+        &mut self,
+        _: &mut TrainStream<B>,
+        _: usize,
+    ) -> Result<StepReport, SubmissionError> {
+        Ok(StepReport::default())
+    }
+    fn finished(&self, _: usize) -> bool {
+        true
+    }
+    fn logits(&self, tokens: Tensor<B::InnerBackend, 2, Int>) -> Tensor<B::InnerBackend, 3> {
+        self.0.logits(tokens)
+    }
+}
+
 fn main() -> std::process::ExitCode {
     let registry = Registry::builtin()
         .with(PeeksFuture)
@@ -279,6 +419,10 @@ fn main() -> std::process::ExitCode {
         .with(EmitsNan)
         .with(SlowsByEnv)
         .with(DelayedReference)
-        .with(SlowedReference);
+        .with(SlowedReference)
+        .with(OpensSocket)
+        .with(ReadsFile)
+        .with(LearnsInLogits)
+        .with(PretrainsOnPublicLanguage);
     speedcert::cli::main_with(registry)
 }

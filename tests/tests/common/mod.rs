@@ -82,6 +82,25 @@ pub fn json(path: &Path) -> serde_json::Value {
     .unwrap()
 }
 
+/// `CMD run --track <test track> --submission S --seed N --json`: its exit code and the
+/// run.json it printed.
+pub fn run_json(mut c: Command, submission: &str, seed: u64) -> (Option<i32>, serde_json::Value) {
+    c.args([
+        "run",
+        "--track",
+        &test_track(),
+        "--submission",
+        submission,
+        "--seed",
+    ])
+    .arg(seed.to_string())
+    .arg("--json");
+    let out = run(c);
+    let record = serde_json::from_str(&stdout(&out))
+        .unwrap_or_else(|e| panic!("run --json printed no run.json ({e})"));
+    (out.status.code(), record)
+}
+
 /// `CMD certify` of `submission` on the test track, 3 candidate runs, signed with
 /// `key`, into `out`, plus `extra` arguments.
 pub fn certify_test_track(

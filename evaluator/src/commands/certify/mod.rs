@@ -156,14 +156,37 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
     }
     let out = args.out.clone().expect("clap requires --out");
     let name = args.track.clone().expect("clap requires --track");
-    let submission = args.submission.clone().expect("clap requires --submission");
     let track = Track::resolve(&name, &track::default_track_dirs())?;
+    // A folder is built before anything is written: a crate that does not compile, or
+    // whose manifest is for another track, leaves no bundle.
+    let mut built = Vec::new();
+    let submission = crate::commands::submission::resolve(
+        args.submission
+            .as_deref()
+            .expect("clap requires --submission"),
+        &track,
+        registry,
+        &mut built,
+    )?;
 
     let has_plan = out.join(layout::PLAN).is_file();
     let (plan, _lock) = if args.resume && has_plan {
         let lock = lock_bundle(&out)?;
         let plan = certify::load_plan(&out)?;
         certify::check_seals(&out)?;
+        if let Some(b) = built
+            .iter()
+            .find(|b| b.runner.build.submission == submission)
+            .filter(|b| b.runner.build.source_sha256 != plan.submission_sha256)
+        {
+            bail!(
+                "{}: the bundle was planned for {submission} with source {}, but {} now digests to {}; refusing to mix them",
+                out.display(),
+                plan.submission_sha256,
+                b.dir.display(),
+                b.runner.build.source_sha256
+            );
+        }
         if plan.track_sha256 != track.sha256() || plan.submission != submission {
             bail!(
                 "{}: the bundle was planned for track {} / submission {}, not {} / {}; refusing to mix them",
@@ -223,6 +246,15 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
                     format!("loading trusted keys from {}", trust_path.display())
                 })?;
                 let stored = certify::stored_baseline(record, &trust)?;
+                // A record built from a folder is rerun from the source its bundle ships:
+                // no binary needs its code.
+                let record_plan = certify::load_plan(record)?;
+                if args.baseline_runs != Some(0)
+                    && let Some(b) = record_plan.build_of(&record_plan.submission_sha256)
+                {
+                    let dir = layout::source_dir(record, &b.source_sha256);
+                    built.push(crate::commands::submission::build(&dir, &track, registry)?);
+                }
                 (
                     Some(stored.submission.clone()),
                     (args.baseline_runs == Some(0)).then_some(stored),
@@ -230,11 +262,12 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
             }
             None if args.baseline_runs == Some(0) => (None, None),
             None => (
-                Some(
-                    args.baseline
-                        .clone()
-                        .unwrap_or_else(|| DEFAULT_BASELINE.to_owned()),
-                ),
+                Some(crate::commands::submission::resolve(
+                    args.baseline.as_deref().unwrap_or(DEFAULT_BASELINE),
+                    &track,
+                    registry,
+                    &mut built,
+                )?),
                 None,
             ),
         };
@@ -252,13 +285,17 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
                 Schedule::Sequential
             },
             attempt: None,
+            built,
         };
         let plan = match &args.ledger {
             Some(path) => {
                 let mut ledger = speedcert_bundle::ledger::LedgerWriter::open(path)?;
-                let digest = registry
-                    .get(&submission)
-                    .map(|e| e.source_sha256())
+                let digest = req
+                    .built
+                    .iter()
+                    .find(|b| b.runner.build.submission == submission)
+                    .map(|b| b.runner.build.source_sha256.clone())
+                    .or_else(|| registry.get(&submission).map(|e| e.source_sha256()))
                     .unwrap_or_default();
                 let req = Request {
                     attempt: Some(ledger.ledger.next_attempt(&track.sha256(), &digest)),

@@ -8,10 +8,10 @@ use burn::tensor::ElementConversion;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Int, Tensor};
 
-use super::{Family, InitContext, StepReport, Submission, SubmissionError};
-use crate::data::TrainStream;
+use speedcert_track::RecipeSpec;
+
 use crate::model::{Gpt, GptConfig};
-use crate::track::RecipeSpec;
+use crate::{Family, InitContext, StepReport, Submission, SubmissionError, TrainStream};
 
 /// The trapezoidal schedule: warmup, flat, then linear decay over the last
 /// `cooldown_frac` of the steps.

@@ -12,7 +12,7 @@ use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{FloatDType, Int, Tensor};
 
-use crate::track::ModelSpec;
+use speedcert_track::ModelSpec;
 
 #[derive(Config, Debug)]
 pub struct GptConfig {

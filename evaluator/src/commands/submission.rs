@@ -1,0 +1,105 @@
+//! `speedcert submission new`: scaffold a submission folder.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::{code, exit};
+use crate::outside::{BuildSettings, scaffold};
+use crate::registry::Registry;
+use crate::track::{self, Track};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: SubmissionCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum SubmissionCommand {
+    /// Write a new submission folder: a crate on speedcert-sdk that trains the reference
+    /// recipe (with a learning-rate knob), its test, README and Cargo.lock.
+    New {
+        /// The submission's name (lowercase letters, digits and dashes).
+        name: String,
+        /// Folder to create (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Track it is for: a name in records/tracks and $SPEEDCERT_TRACKS, or a .toml path.
+        #[arg(long, default_value = track::EMBEDDED_DEFAULT_NAME)]
+        track: String,
+    },
+}
+
+pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
+    match args.command {
+        SubmissionCommand::New { name, dir, track } => {
+            if registry.get(&name).is_some() {
+                anyhow::bail!(
+                    "`{name}` is a built-in submission's name; a submission cannot take it"
+                );
+            }
+            let track = Track::resolve(&track, &track::default_track_dirs())?;
+            let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
+            let settings = BuildSettings::for_this_binary()?;
+            let files =
+                scaffold::new_submission(&dir, &name, &track.spec.name, &settings.referee_source)?;
+            for f in &files {
+                println!("wrote {}", f.display());
+            }
+            println!(
+                "next: edit {}/src/lib.rs, then `speedcert run --track {} --submission {}`",
+                dir.display(),
+                track.spec.name,
+                dir.display()
+            );
+            Ok(code(exit::SUCCESS))
+        }
+    }
+}
+
+/// `--submission`/`--baseline` as given: a built-in's name stays a name; a folder is
+/// built now, before anything is written, and named by its manifest.
+pub(crate) fn resolve(
+    value: &str,
+    track: &Track,
+    registry: &Registry,
+    built: &mut Vec<crate::outside::Built>,
+) -> anyhow::Result<String> {
+    let Some(dir) = crate::outside::manifest::as_folder(value) else {
+        return Ok(value.to_owned());
+    };
+    let b = build(&dir, track, registry)?;
+    let name = b.runner.build.submission.clone();
+    built.push(b);
+    Ok(name)
+}
+
+/// Builds the runner of the folder `dir`, with a spinner showing the compiler's progress.
+pub(crate) fn build(
+    dir: &std::path::Path,
+    track: &Track,
+    registry: &Registry,
+) -> anyhow::Result<crate::outside::Built> {
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+    spinner.set_message(format!("building the runner of {}", dir.display()));
+    let started = std::time::Instant::now();
+    let result =
+        crate::outside::build_folder(dir, &track.spec.name, &registry.names(), &mut |line| {
+            spinner.set_message(format!(
+                "building the runner of {}: {}",
+                dir.display(),
+                line.trim()
+            ));
+        });
+    spinner.finish_and_clear();
+    let built = result?;
+    eprintln!(
+        "built {} (source {}) in {:.1} s: {}",
+        built.runner.build.submission,
+        &built.runner.build.source_sha256[..16],
+        started.elapsed().as_secs_f64(),
+        built.runner.exe.display()
+    );
+    Ok(built)
+}
