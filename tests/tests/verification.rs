@@ -112,7 +112,12 @@ fn case2_runs_of_another_track_spliced_in_are_refused_by_collect_and_verify() {
         slot["role"].as_str().unwrap(),
     ]);
     c.arg("--out").arg(&run_dir);
-    assert!(run(c).status.success(), "the spliced run trains");
+    // Trained to the end; whether 20 steps reach the target depends on the drawn seed, and
+    // the splice is refused either way.
+    assert!(
+        matches!(run(c).status.code(), Some(0 | 3)) && run_dir.join(layout::RUN).is_file(),
+        "the spliced run trains"
+    );
 
     let out = collect(&f, &[]);
     assert_eq!(out.status.code(), Some(1), "collect must refuse to sign");

@@ -98,7 +98,7 @@ fn rebuild_checks(bundle: &Path) -> Vec<speedcert_attest::Check> {
         .map(|b| {
             let source = speedcert_bundle::layout::source_dir(bundle, &b.source_sha256);
             let file = format!("{}/{}", speedcert_bundle::layout::SOURCE, b.source_sha256);
-            match crate::outside::runner::build(&source, &settings, &mut |_| {}) {
+            match crate::outside::runner::build(&source, &settings, true, &mut |_| {}) {
                 Ok(r) if r.build.runner_sha256 == b.runner_sha256 => Check::pass(
                     REBUILD,
                     Some(&file),

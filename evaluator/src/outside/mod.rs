@@ -63,7 +63,7 @@ pub fn build_folder(
     }
     manifest.check_track(dir, track)?;
     let settings = BuildSettings::for_this_binary()?;
-    let runner = runner::build(dir, &settings, log)?;
+    let runner = runner::build(dir, &settings, false, log)?;
     Ok(Built {
         dir: dir.to_owned(),
         runner,

@@ -122,9 +122,14 @@ pub struct Runner {
 /// Builds the runner for the submission whose source is the folder `source` (the
 /// submitter's folder, or the copy shipped in a bundle). `log` receives the compiler's
 /// output as it comes (for a progress display); a failed build returns it in the error.
+///
+/// With `fresh`, the runner's copy of the source is written anew, so the submission and
+/// the runner compile again (what `verify --rebuild` asks); else only files that differ
+/// are written, and building the same source twice is Cargo's no-op.
 pub fn build(
     source: &Path,
     settings: &BuildSettings,
+    fresh: bool,
     log: &mut dyn FnMut(&str),
 ) -> Result<Runner, OutsideError> {
     let manifest = Manifest::read(source)?;
@@ -134,11 +139,10 @@ pub fn build(
     let bin = format!("speedcert-runner-{}", &digest[..16]);
     mirror_referee(&work, &settings.referee_source)?;
     let copy = work.join(SUBMISSION_DIR);
-    if copy.exists() {
+    if fresh && copy.exists() {
         std::fs::remove_dir_all(&copy).map_err(io(&copy))?;
     }
-    tree.copy(source, &copy)?;
-    as_member(&copy)?;
+    sync_copy(&tree, source, &copy)?;
     let runner_dir = work.join(RUNNER_DIR);
     std::fs::create_dir_all(&runner_dir).map_err(io(&runner_dir))?;
     write(
@@ -252,7 +256,7 @@ pub fn for_bundle(
         return Ok(exe);
     }
     let source = speedcert_bundle::layout::source_dir(bundle, &build.source_sha256);
-    let rebuilt = self::build(&source, settings, &mut |_| {})?;
+    let rebuilt = self::build(&source, settings, false, &mut |_| {})?;
     if rebuilt.build.runner_sha256 != build.runner_sha256 {
         return Err(OutsideError::Referee(format!(
             "the runner rebuilt from {} has sha256 {}, but the plan's runner had {} (built with {}, profile {}, speedcert {}; this machine has {}, profile {}, speedcert {})",
@@ -270,8 +274,57 @@ pub fn for_bundle(
     Ok(rebuilt.exe)
 }
 
+/// Writes `bytes` unless the file already holds them (an unchanged file keeps its time,
+/// so Cargo does not rebuild what did not change).
+fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), OutsideError> {
+    if std::fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
+    std::fs::write(path, bytes).map_err(io(path))
+}
+
 fn write(path: &Path, text: &str) -> Result<(), OutsideError> {
-    std::fs::write(path, text).map_err(io(path))
+    write_bytes(path, text.as_bytes())
+}
+
+/// Makes `copy` hold exactly the files of `tree` from `source` (the top Cargo.toml as a
+/// workspace member, [`member_manifest`]), writing only what differs and removing what
+/// the source no longer has.
+fn sync_copy(tree: &SourceTree, source: &Path, copy: &Path) -> Result<(), OutsideError> {
+    use std::os::unix::fs::PermissionsExt;
+    for f in &tree.files {
+        let src = source.join(&f.path);
+        let mut bytes = std::fs::read(&src).map_err(io(&src))?;
+        if speedcert_fsio::sha256_bytes(&bytes) != f.sha256 {
+            return Err(OutsideError::Manifest {
+                path: src,
+                message: "changed while the runner was being built; try again".into(),
+            });
+        }
+        if f.path == "Cargo.toml" {
+            bytes = member_manifest(&String::from_utf8_lossy(&bytes), &src)?.into_bytes();
+        }
+        let dst = copy.join(&f.path);
+        if let Some(parent) = dst.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        write_bytes(&dst, &bytes)?;
+        std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(f.mode))
+            .map_err(io(&dst))?;
+    }
+    let wanted: std::collections::BTreeSet<&str> =
+        tree.files.iter().map(|f| f.path.as_str()).collect();
+    if let Ok(present) = SourceTree::walk(copy) {
+        for f in present
+            .files
+            .iter()
+            .filter(|f| !wanted.contains(f.path.as_str()))
+        {
+            let stale = copy.join(&f.path);
+            std::fs::remove_file(&stale).map_err(io(&stale))?;
+        }
+    }
+    Ok(())
 }
 
 /// Prefixes of the variables Cargo sets for the crate it builds, runs or tests.
@@ -370,11 +423,9 @@ fn mirror_referee(work: &Path, referee: &Path) -> Result<(), OutsideError> {
 /// dependency is the referee's (a second copy of the SDK would be a different crate to
 /// the compiler), and its own `[workspace]`, profiles and patches give way to the
 /// referee's. The shipped source keeps the submitter's Cargo.toml as written.
-fn as_member(copy: &Path) -> Result<(), OutsideError> {
-    let path = copy.join("Cargo.toml");
-    let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+fn member_manifest(text: &str, path: &Path) -> Result<String, OutsideError> {
     let mut doc: toml::Table = text.parse().map_err(|e| OutsideError::Manifest {
-        path: path.clone(),
+        path: path.to_owned(),
         message: format!("not TOML: {e}"),
     })?;
     for table in ["workspace", "profile", "patch"] {
@@ -385,13 +436,13 @@ fn as_member(copy: &Path) -> Result<(), OutsideError> {
         .and_then(|d| d.as_table_mut())
         .filter(|d| d.contains_key("speedcert-sdk"))
         .ok_or_else(|| OutsideError::Manifest {
-            path: path.clone(),
+            path: path.to_owned(),
             message: "[dependencies] speedcert-sdk: missing; a submission implements the contract of speedcert-sdk".into(),
         })?;
     let mut sdk = toml::Table::new();
     sdk.insert("workspace".into(), true.into());
     deps.insert("speedcert-sdk".into(), toml::Value::Table(sdk));
-    write(&path, &doc.to_string())
+    Ok(doc.to_string())
 }
 
 /// The workspace's Cargo.toml: the referee's own, with the runner and the submission as
