@@ -7,7 +7,7 @@
 //! * a new user and network namespace (`unshare`): no network interface but a loopback
 //!   that is down, so nothing is reachable;
 //! * Landlock: files can be read only under the system's library and device folders and
-//!   the track's data folder, written only in the run's output folder; TCP and UDP bind
+//!   the track's data folder (and its own binary), written only in the run's output folder; TCP and UDP bind
 //!   and connect are denied; signals and abstract Unix sockets cannot reach processes
 //!   outside the fence (and, as for any Landlock domain, neither can ptrace, so a parent's
 //!   memory, which holds the signing key, is out of reach);
@@ -158,6 +158,8 @@ fn landlock(spec: &FenceSpec) -> Result<Vec<String>, FenceError> {
     let mut writable: Vec<PathBuf> = spec.write.clone();
     writable.push(PathBuf::from("/dev/null"));
     writable.extend(nvidia);
+    // Its own binary, read to record its digest in run.json (the identity check).
+    let exe: Vec<PathBuf> = std::env::current_exe().into_iter().collect();
     let status = Ruleset::default()
         .set_compatibility(CompatLevel::BestEffort)
         .handle_access(AccessFs::from_all(abi))
@@ -172,7 +174,8 @@ fn landlock(spec: &FenceSpec) -> Result<Vec<String>, FenceError> {
             SYSTEM_READ
                 .iter()
                 .map(Path::new)
-                .chain(spec.read.iter().map(PathBuf::as_path)),
+                .chain(spec.read.iter().map(PathBuf::as_path))
+                .chain(exe.iter().map(PathBuf::as_path)),
             AccessFs::from_read(abi),
         ))
         .map_err(err)?

@@ -67,6 +67,11 @@ fn a_scaffolded_submission_is_built_fenced_certified_and_its_shipped_source_veri
         "{summary}"
     );
     assert_eq!(summary["capabilities"][0]["found"], serde_json::json!([]));
+    // Every check holds (the verdict on time is not a check): the identity check found
+    // the runner's digest in the fenced runs.
+    for check in summary["checks"].as_array().unwrap() {
+        assert_eq!(check["passed"], true, "{check}");
+    }
 
     let plan = json(&bundle.join("plan.json"));
     assert_eq!(plan["submission"], "lr-up");
@@ -204,13 +209,32 @@ fn fenced_run(
     env: &[(&str, &str)],
     uid: Option<u32>,
 ) -> serde_json::Value {
+    use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
-    let mut c = adversarial();
+    let (mut c, track) = match uid {
+        None => (adversarial(), test_track()),
+        // The checkout may sit where another user cannot reach (/root): the unprivileged
+        // child gets its own copies of the binary and the track, in a folder it can read.
+        Some(uid) => {
+            let open = out.parent().expect("out is in a folder");
+            let bin = open.join("speedcert-adversarial");
+            if !bin.is_file() {
+                std::fs::copy(env!("CARGO_BIN_EXE_speedcert-adversarial"), &bin).unwrap();
+                std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+            let track = open.join("test-tiny.toml");
+            std::fs::copy(test_track(), &track).unwrap();
+            std::fs::set_permissions(&track, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let mut c = std::process::Command::new(bin);
+            c.current_dir(open).uid(uid).gid(uid);
+            (c, track.display().to_string())
+        }
+    };
     c.args([
         "run",
         "--fence",
         "--track",
-        &test_track(),
+        &track,
         "--submission",
         submission,
         "--seed",
@@ -219,9 +243,6 @@ fn fenced_run(
     ])
     .arg(out)
     .envs(env.iter().copied());
-    if let Some(uid) = uid {
-        c.uid(uid).gid(uid);
-    }
     let out_ = run(c);
     assert!(
         matches!(out_.status.code(), Some(0 | 3)),
@@ -303,6 +324,12 @@ fn a_fenced_run_cannot_reach_the_network_or_read_outside_its_data() {
         let fences = r["fences"].as_array().unwrap();
         assert!(fences.iter().any(|f| f == "network-namespace"), "{r}");
         assert!(fences.iter().any(|f| f == "landlock-filesystem"), "{r}");
+        // Its own binary stays readable: run.json names it for the identity check.
+        assert_eq!(
+            r["env"]["binary_sha256"].as_str().map(str::len),
+            Some(64),
+            "{r}"
+        );
     }
 }
 
