@@ -158,24 +158,12 @@ pub fn build(
         &workspace_manifest(&settings.referee_source, &bin, &manifest)?,
     )?;
     let lock = work.join("Cargo.lock");
-    std::fs::copy(settings.referee_source.join("Cargo.lock"), &lock).map_err(io(&lock))?;
-
     let cargo_toml = work.join("Cargo.toml");
-    cargo(
+    settle_lock(
         source,
-        "settling the runner's lock file",
-        Command::new("cargo")
-            .args([
-                "metadata",
-                "--offline",
-                "--format-version",
-                "1",
-                "--manifest-path",
-            ])
-            .arg(&cargo_toml)
-            .current_dir(&work)
-            .stdout(Stdio::null()),
-        &mut |_| {},
+        &settings.referee_source,
+        &cargo_toml,
+        "the runner's lock file",
     )?;
     cargo(
         source,
@@ -325,6 +313,37 @@ fn sync_copy(tree: &SourceTree, source: &Path, copy: &Path) -> Result<(), Outsid
         }
     }
     Ok(())
+}
+
+/// Copies speedcert's Cargo.lock beside `manifest` and lets Cargo settle it offline for
+/// that workspace (adding its new path packages, dropping what it does not use), so it
+/// builds on exactly the versions speedcert builds with. `source` names the submission in
+/// an error.
+pub(super) fn settle_lock(
+    source: &Path,
+    referee: &Path,
+    manifest: &Path,
+    what: &str,
+) -> Result<(), OutsideError> {
+    let dir = manifest.parent().unwrap_or(Path::new("."));
+    let lock = dir.join("Cargo.lock");
+    std::fs::copy(referee.join("Cargo.lock"), &lock).map_err(io(&lock))?;
+    cargo(
+        source,
+        &format!("settling {what}"),
+        Command::new("cargo")
+            .args([
+                "metadata",
+                "--offline",
+                "--format-version",
+                "1",
+                "--manifest-path",
+            ])
+            .arg(manifest)
+            .current_dir(dir)
+            .stdout(Stdio::null()),
+        &mut |_| {},
+    )
 }
 
 /// Prefixes of the variables Cargo sets for the crate it builds, runs or tests.

@@ -85,27 +85,8 @@ pub fn new_submission(
     super::Manifest::read(dir)?;
     // speedcert's own lock, settled for this crate: the submission starts on exactly the
     // versions the referee builds with.
+    super::runner::settle_lock(dir, referee_source, &dir.join("Cargo.toml"), "Cargo.lock")?;
     let lock = dir.join("Cargo.lock");
-    std::fs::copy(referee_source.join("Cargo.lock"), &lock).map_err(io(&lock))?;
-    let out = std::process::Command::new("cargo")
-        .args([
-            "metadata",
-            "--offline",
-            "--format-version",
-            "1",
-            "--manifest-path",
-        ])
-        .arg(dir.join("Cargo.toml"))
-        .stdout(std::process::Stdio::null())
-        .output()
-        .map_err(io(Path::new("cargo")))?;
-    if !out.status.success() {
-        return Err(OutsideError::Build {
-            dir: dir.to_owned(),
-            what: "settling Cargo.lock".into(),
-            output: String::from_utf8_lossy(&out.stderr).into_owned(),
-        });
-    }
     written.push(lock);
     Ok(written)
 }
