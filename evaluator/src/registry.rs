@@ -108,29 +108,30 @@ impl Registry {
     /// (crate::runner): its identity is the digest the referee computed of the folder.
     /// `name` is the manifest's: a Family that calls itself something else stops the
     /// runner at once, before it can run under a name it was not built for.
-    pub fn with_folder<F: Family>(mut self, family: F, name: &str, source_sha256: &str) -> Self {
+    pub fn with_folder<F: Family>(self, family: F, name: &str, source_sha256: &str) -> Self {
         assert!(
             family.name() == name,
             "the submission's Family::name() is {:?}, but its Cargo.toml [package.metadata.speedcert] name is {name:?}; make them equal",
             family.name()
         );
-        if let Some(e) = self.get(family.name()) {
-            panic!("{}", NameTaken(e.name().to_owned()));
-        }
-        self.entries.push(Box::new(Registered {
+        self.try_push(Box::new(Registered {
             family,
             source_sha256: Some(source_sha256.to_owned()),
             _marker: PhantomData,
-        }));
-        self
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// [`Registry::with`], returning the clash instead of stopping.
-    pub fn try_with<F: Family>(mut self, family: F) -> Result<Self, NameTaken> {
-        if self.get(family.name()).is_some() {
-            return Err(NameTaken(family.name().to_owned()));
+    pub fn try_with<F: Family>(self, family: F) -> Result<Self, NameTaken> {
+        self.try_push(Box::new(Registered::new(family)))
+    }
+
+    fn try_push(mut self, entry: Box<dyn Entry>) -> Result<Self, NameTaken> {
+        if self.get(entry.name()).is_some() {
+            return Err(NameTaken(entry.name().to_owned()));
         }
-        self.entries.push(Box::new(Registered::new(family)));
+        self.entries.push(entry);
         Ok(self)
     }
 

@@ -73,7 +73,7 @@ impl Request<'_> {
     }
 
     /// The source digest of submission `name`: the folder's, or the built-in's.
-    fn digest(&self, name: &str, registry: &Registry) -> Result<String, CertifyError> {
+    pub fn digest(&self, name: &str, registry: &Registry) -> Result<String, CertifyError> {
         if let Some(b) = self.built(name) {
             return Ok(b.runner.build.source_sha256.clone());
         }
@@ -121,6 +121,22 @@ pub fn prepare(
     } else {
         TimeBaseline::None
     };
+    let slots = plan::interleave(
+        req.submission,
+        req.runs,
+        (comparison == TimeBaseline::SameMachine)
+            .then_some(req.baseline.as_deref())
+            .flatten(),
+        req.baseline_runs,
+    );
+    // One runner build per planned submission that came from a folder.
+    let names: std::collections::BTreeSet<&str> =
+        slots.iter().map(|s| s.submission.as_str()).collect();
+    let builds = names
+        .into_iter()
+        .filter_map(|name| req.built(name))
+        .map(|b| b.runner.build.clone())
+        .collect();
     let plan = Plan {
         schema: plan::PLAN_SCHEMA.to_owned(),
         track: req.track.spec.name.clone(),
@@ -138,30 +154,12 @@ pub fn prepare(
         stored_baseline: req.stored.clone(),
         device: req.device,
         created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        slots: plan::interleave(
-            req.submission,
-            req.runs,
-            (comparison == TimeBaseline::SameMachine)
-                .then_some(req.baseline.as_deref())
-                .flatten(),
-            req.baseline_runs,
-        ),
+        slots,
         schedule: Some(req.schedule),
         attempt: req.attempt.clone(),
-        builds: Vec::new(),
+        builds,
         language_seed: secret_language(req.track),
     };
-    let mut plan = plan;
-    for name in plan
-        .slots
-        .iter()
-        .map(|s| s.submission.clone())
-        .collect::<std::collections::BTreeSet<_>>()
-    {
-        if let Some(b) = req.built(&name) {
-            plan.builds.push(b.runner.build.clone());
-        }
-    }
     // Written into a temp folder beside `dir`, then renamed into place: a kill at any
     // instant leaves either no bundle or one with its plan, which `--resume` continues.
     let parent = match dir.parent() {

@@ -99,30 +99,17 @@ fn rebuild_checks(bundle: &Path) -> Vec<speedcert_attest::Check> {
             let source = speedcert_bundle::layout::source_dir(bundle, &b.source_sha256);
             let file = format!("{}/{}", speedcert_bundle::layout::SOURCE, b.source_sha256);
             match crate::outside::runner::build(&source, &settings, true, &mut |_| {}) {
-                Ok(r) if r.build.runner_sha256 == b.runner_sha256 => Check::pass(
-                    REBUILD,
-                    Some(&file),
-                    format!(
-                        "the runner of {} rebuilt from the shipped source is the binary that ran (sha256 {})",
-                        b.submission, b.runner_sha256
+                Ok(r) => match crate::outside::runner::rebuilt_differs(b, &r.build) {
+                    None => Check::pass(
+                        REBUILD,
+                        Some(&file),
+                        format!(
+                            "the runner of {} rebuilt from the shipped source is the binary that ran (sha256 {})",
+                            b.submission, b.runner_sha256
+                        ),
                     ),
-                ),
-                Ok(r) => Check::fail(
-                    REBUILD,
-                    Some(&file),
-                    format!(
-                        "the runner of {} rebuilt from the shipped source has sha256 {}, the plan's {} (built with {}, profile {}, speedcert {}; here {}, {}, {})",
-                        b.submission,
-                        r.build.runner_sha256,
-                        b.runner_sha256,
-                        b.rustc,
-                        b.profile,
-                        b.speedcert_revision,
-                        r.build.rustc,
-                        r.build.profile,
-                        r.build.speedcert_revision
-                    ),
-                ),
+                    Some(why) => Check::fail(REBUILD, Some(&file), why),
+                },
                 Err(e) => Check::fail(REBUILD, Some(&file), format!("cannot rebuild: {e}")),
             }
         })

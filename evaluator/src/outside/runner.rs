@@ -1,12 +1,12 @@
 //! The runner: a `speedcert` binary with one submission registered, generated and built
 //! by the referee from a copy of the submission's source.
 //!
-//! The build reuses what is already compiled: the runner is its own Cargo workspace, but
-//! it starts from the referee's Cargo.lock, profiles and patches and builds into the
-//! referee's target folder, so burn and the harness come out of that folder's cache and
-//! only the submission and the runner's `main` compile. `--locked --offline`: the lock
-//! is settled once (Cargo adds the two new packages to the referee's lock and drops what
-//! the runner does not use) and then built exactly; nothing is downloaded.
+//! The build reuses what is already compiled: the runner's workspace is a mirror of the
+//! referee's ([`mirror_referee`] says why) with the runner and the submission as two more
+//! members, built into the referee's target folder, so burn and the harness come out of
+//! that folder's cache and only the submission and the runner compile. `--locked
+//! --offline`: the lock is settled once from the referee's ([`settle_lock`]) and then
+//! built exactly; nothing is downloaded.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -102,6 +102,17 @@ impl BuildSettings {
     pub fn work_dir(&self, digest: &str) -> PathBuf {
         self.target_dir.join("speedcert-runners").join(digest)
     }
+
+    /// Where the runner of a source digest is kept once built.
+    fn runner_exe(&self, digest: &str) -> PathBuf {
+        self.work_dir(digest).join(runner_name(digest))
+    }
+}
+
+/// The runner's package and binary name: one per source digest, so runners of different
+/// sources never overwrite each other in the shared target folder.
+fn runner_name(digest: &str) -> String {
+    format!("speedcert-runner-{}", digest.get(..16).unwrap_or(digest))
 }
 
 fn cache_dir() -> PathBuf {
@@ -136,7 +147,7 @@ pub fn build(
     let tree = SourceTree::walk(source)?;
     let digest = tree.digest();
     let work = settings.work_dir(&digest);
-    let bin = format!("speedcert-runner-{}", &digest[..16]);
+    let bin = runner_name(&digest);
     mirror_referee(&work, &settings.referee_source)?;
     let copy = work.join(SUBMISSION_DIR);
     if fresh && copy.exists() {
@@ -184,7 +195,7 @@ pub fn build(
         log,
     )?;
     let built = settings.target_dir.join(settings.profile_dir()).join(&bin);
-    let exe = work.join(&bin);
+    let exe = settings.runner_exe(&digest);
     let staged = work.join(format!(".{bin}.new"));
     std::fs::copy(&built, &staged).map_err(io(&built))?;
     std::fs::rename(&staged, &exe).map_err(io(&exe))?;
@@ -236,30 +247,38 @@ pub fn for_bundle(
     build: &RunnerBuild,
     settings: &BuildSettings,
 ) -> Result<PathBuf, OutsideError> {
-    let exe = settings.work_dir(&build.source_sha256).join(format!(
-        "speedcert-runner-{}",
-        &build.source_sha256[..16.min(build.source_sha256.len())]
-    ));
+    let exe = settings.runner_exe(&build.source_sha256);
     if speedcert_fsio::sha256_file(&exe).is_ok_and(|s| s == build.runner_sha256) {
         return Ok(exe);
     }
     let source = speedcert_bundle::layout::source_dir(bundle, &build.source_sha256);
     let rebuilt = self::build(&source, settings, false, &mut |_| {})?;
-    if rebuilt.build.runner_sha256 != build.runner_sha256 {
+    if let Some(why) = rebuilt_differs(build, &rebuilt.build) {
         return Err(OutsideError::Referee(format!(
-            "the runner rebuilt from {} has sha256 {}, but the plan's runner had {} (built with {}, profile {}, speedcert {}; this machine has {}, profile {}, speedcert {})",
-            source.display(),
-            rebuilt.build.runner_sha256,
-            build.runner_sha256,
-            build.rustc,
-            build.profile,
-            build.speedcert_revision,
-            rebuilt.build.rustc,
-            rebuilt.build.profile,
-            rebuilt.build.speedcert_revision,
+            "{}: {why}",
+            source.display()
         )));
     }
     Ok(rebuilt.exe)
+}
+
+/// Why a runner `rebuilt` from the shipped source is not the `recorded` one, if it is not:
+/// the digests, with the tools each was built with.
+pub fn rebuilt_differs(recorded: &RunnerBuild, rebuilt: &RunnerBuild) -> Option<String> {
+    (rebuilt.runner_sha256 != recorded.runner_sha256).then(|| {
+        format!(
+            "the runner of {} rebuilt from the shipped source has sha256 {}, the plan's {} (built with {}, profile {}, speedcert {}; here {}, {}, {})",
+            recorded.submission,
+            rebuilt.runner_sha256,
+            recorded.runner_sha256,
+            recorded.rustc,
+            recorded.profile,
+            recorded.speedcert_revision,
+            rebuilt.rustc,
+            rebuilt.profile,
+            rebuilt.speedcert_revision
+        )
+    })
 }
 
 /// Writes `bytes` unless the file already holds them (an unchanged file keeps its time,

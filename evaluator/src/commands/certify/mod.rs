@@ -290,13 +290,7 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
         let plan = match &args.ledger {
             Some(path) => {
                 let mut ledger = speedcert_bundle::ledger::LedgerWriter::open(path)?;
-                let digest = req
-                    .built
-                    .iter()
-                    .find(|b| b.runner.build.submission == submission)
-                    .map(|b| b.runner.build.source_sha256.clone())
-                    .or_else(|| registry.get(&submission).map(|e| e.source_sha256()))
-                    .unwrap_or_default();
+                let digest = req.digest(&submission, registry).unwrap_or_default();
                 let req = Request {
                     attempt: Some(ledger.ledger.next_attempt(&track.sha256(), &digest)),
                     ..req
