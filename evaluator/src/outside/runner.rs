@@ -67,16 +67,7 @@ impl BuildSettings {
             }
         }
         let referee_source = referee_source.canonicalize().map_err(io(&referee_source))?;
-        let cargo_built = exe.parent().and_then(|profile_dir| {
-            let target = profile_dir.parent()?;
-            target.join("CACHEDIR.TAG").is_file().then(|| {
-                let profile = match profile_dir.file_name()?.to_str()? {
-                    "debug" => "dev".to_owned(),
-                    other => other.to_owned(),
-                };
-                Some((target.to_owned(), profile))
-            })?
-        });
+        let cargo_built = cargo_target_of(&exe);
         let (target_dir, profile) = match (std::env::var_os(TARGET_DIR_ENV), cargo_built) {
             (Some(dir), Some((_, profile))) => (PathBuf::from(dir), profile),
             (Some(dir), None) => (PathBuf::from(dir), "release".to_owned()),
@@ -107,6 +98,26 @@ impl BuildSettings {
     fn runner_exe(&self, digest: &str) -> PathBuf {
         self.work_dir(digest).join(runner_name(digest))
     }
+}
+
+/// The target folder and profile of a binary Cargo built (`<target>/<profile dir>/NAME`),
+/// known by the folders Cargo keeps beside it. Not by `CACHEDIR.TAG`: Cargo writes that
+/// only into a target folder it created itself, and CI creates its own beforehand (a
+/// runner then went to a cold release build in ~/.cache, 20 minutes on 2 cores).
+fn cargo_target_of(exe: &Path) -> Option<(PathBuf, String)> {
+    let profile_dir = exe.parent()?;
+    let target = profile_dir.parent()?;
+    let cargo_made = [".fingerprint", "deps", "build"]
+        .iter()
+        .all(|d| profile_dir.join(d).is_dir());
+    if !cargo_made {
+        return None;
+    }
+    let profile = match profile_dir.file_name()?.to_str()? {
+        "debug" => "dev".to_owned(),
+        other => other.to_owned(),
+    };
+    Some((target.to_owned(), profile))
 }
 
 /// The runner's package and binary name: one per source digest, so runners of different
@@ -595,4 +606,34 @@ fn runner_main(m: &Manifest, digest: &str) -> String {
         krate = m.crate_ident(),
         family = m.family,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cargo_target_folder_is_known_by_its_layout_not_by_cachedir_tag() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("target");
+        for (dir, profile) in [("debug", "dev"), ("release", "release")] {
+            let profile_dir = target.join(dir);
+            for d in [".fingerprint", "deps", "build"] {
+                std::fs::create_dir_all(profile_dir.join(d)).unwrap();
+            }
+            let exe = profile_dir.join("speedcert");
+            std::fs::write(&exe, b"").unwrap();
+            assert_eq!(
+                cargo_target_of(&exe),
+                Some((target.clone(), profile.to_owned()))
+            );
+        }
+        // What CI has: a target folder made before Cargo ran, so without the tag.
+        assert!(!target.join("CACHEDIR.TAG").exists());
+        // A binary copied or installed elsewhere is not in a target folder.
+        let bin = tmp.path().join("bin");
+        std::fs::create_dir_all(bin.join("deps")).unwrap();
+        std::fs::write(bin.join("speedcert"), b"").unwrap();
+        assert_eq!(cargo_target_of(&bin.join("speedcert")), None);
+    }
 }
