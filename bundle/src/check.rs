@@ -43,10 +43,13 @@ pub enum CheckId {
     PinCuda,
     #[serde(rename = "pin.gpu_count")]
     PinGpuCount,
+    /// Every finished run was in the fences the track requires (only when it requires any).
+    #[serde(rename = "pin.fences")]
+    PinFences,
 }
 
 impl CheckId {
-    pub const ALL: [CheckId; 15] = [
+    pub const ALL: [CheckId; 16] = [
         CheckId::Causality,
         CheckId::RunFailures,
         CheckId::ValidationIsolation,
@@ -62,6 +65,7 @@ impl CheckId {
         CheckId::PinDriver,
         CheckId::PinCuda,
         CheckId::PinGpuCount,
+        CheckId::PinFences,
     ];
 
     /// The name in summary.json and in reports.
@@ -82,6 +86,7 @@ impl CheckId {
             CheckId::PinDriver => "pin.driver",
             CheckId::PinCuda => "pin.cuda",
             CheckId::PinGpuCount => "pin.gpu_count",
+            CheckId::PinFences => "pin.fences",
         }
     }
 
@@ -94,6 +99,7 @@ impl CheckId {
                 | CheckId::PinDriver
                 | CheckId::PinCuda
                 | CheckId::PinGpuCount
+                | CheckId::PinFences
         )
     }
 

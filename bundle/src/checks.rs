@@ -210,7 +210,59 @@ pub fn all(facts: &Facts<'_>) -> Vec<CheckResult> {
 
     // environment pins.
     out.extend(pins(track, plan, env, runs));
+    out.extend(fences(track, runs));
     out
+}
+
+/// Whether every finished run was in the fences the track requires; `None` when it
+/// requires none. A fence is a pin: a run outside it may be honest, but cannot show it.
+fn fences(track: &Track, runs: &[RunRecord]) -> Option<CheckResult> {
+    let required = &track.spec.certification.required_fences;
+    if required.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = required.iter().map(|f| f.as_str()).collect();
+    let finished: Vec<&RunRecord> = runs.iter().filter(|r| r.status == RunStatus::Ok).collect();
+    let outside: Vec<String> = finished
+        .iter()
+        .filter_map(|r| {
+            let missing: Vec<&str> = names
+                .iter()
+                .copied()
+                .filter(|n| !r.fences.iter().any(|f| f == n))
+                .collect();
+            (!missing.is_empty())
+                .then(|| format!("run-{:03} not in {}", r.run_index, missing.join(", ")))
+        })
+        .collect();
+    let want = names.join(", ");
+    Some(if finished.is_empty() {
+        CheckResult::new(
+            CheckId::PinFences,
+            false,
+            format!("track requires {want}; no run finished to show it"),
+        )
+    } else if outside.is_empty() {
+        CheckResult::new(
+            CheckId::PinFences,
+            true,
+            format!(
+                "track requires {want}; all {} runs were in them",
+                finished.len()
+            ),
+        )
+    } else {
+        CheckResult::new(
+            CheckId::PinFences,
+            false,
+            format!(
+                "track requires {want}; {} of {} runs were not: {}",
+                outside.len(),
+                finished.len(),
+                outside.join("; ")
+            ),
+        )
+    })
 }
 
 /// The pins, checked against the machine each finished run reported (under Slurm that

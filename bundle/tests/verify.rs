@@ -162,3 +162,63 @@ fn verification_reads_through_the_layout() {
     }
     assert!(layout::run_dir(&fixture(), 5).join(layout::RUN).is_file());
 }
+
+#[test]
+fn a_track_that_requires_fences_is_official_only_when_every_run_was_in_them() {
+    use speedcert_track::Fence;
+    let mut inputs = BundleInputs::read(&fixture()).unwrap();
+    let fences = |s: &speedcert_bundle::Summary| {
+        s.checks
+            .iter()
+            .find(|c| c.name == CheckId::PinFences)
+            .cloned()
+    };
+    // Schema v2 decides on Welch's test, by which these runs make a record: only a failed
+    // pin stands between them and it. A track that requires no fence has no such check.
+    let before = summary::compute_version(&inputs, SummaryVersion::V2);
+    assert!(fences(&before).is_none() && before.official);
+    assert_eq!(before.verdict, Verdict::NewRecord);
+
+    inputs.track.spec.certification.required_fences =
+        vec![Fence::NetworkNamespace, Fence::LandlockFilesystem];
+    // These runs were made before fences existed: none was in them.
+    let s = summary::compute_version(&inputs, SummaryVersion::V2);
+    let c = fences(&s).unwrap();
+    assert!(!c.passed && !s.official, "{c:?}");
+    let n = inputs.runs.len();
+    assert!(
+        c.detail.contains(&format!(
+            "{n} of {n} runs were not: run-000 not in network-namespace, landlock-filesystem"
+        )),
+        "{}",
+        c.detail
+    );
+    assert_eq!(s.verdict, Verdict::UnofficialEnvironment);
+    assert!(
+        s.verdict_detail.contains("pin.fences"),
+        "{}",
+        s.verdict_detail
+    );
+
+    // One run in only one of them: that run is named, with the fence it lacked.
+    for r in &mut inputs.runs {
+        r.fences = Fence::ALL.iter().map(|f| f.to_string()).collect();
+    }
+    inputs.runs[1].fences = vec!["network-namespace".into()];
+    let c = fences(&summary::compute_version(&inputs, SummaryVersion::V2)).unwrap();
+    assert!(!c.passed, "{c:?}");
+    assert!(
+        c.detail.ends_with(&format!(
+            "1 of {n} runs were not: run-001 not in landlock-filesystem"
+        )),
+        "{}",
+        c.detail
+    );
+
+    // Every run in every required fence: the pin holds and the bundle is official again.
+    inputs.runs[1].fences = inputs.runs[0].fences.clone();
+    let s = summary::compute_version(&inputs, SummaryVersion::V2);
+    let c = fences(&s).unwrap();
+    assert!(c.passed && s.official, "{c:?}");
+    assert_eq!(s.verdict, before.verdict);
+}

@@ -27,11 +27,7 @@ use landlock::{
 };
 use thiserror::Error;
 
-/// The fence names a run.json can list.
-pub const NETWORK_NAMESPACE: &str = "network-namespace";
-pub const LANDLOCK_FILESYSTEM: &str = "landlock-filesystem";
-pub const LANDLOCK_NETWORK: &str = "landlock-network";
-pub const LANDLOCK_SCOPE: &str = "landlock-scope";
+use crate::track::Fence;
 
 /// Folders any program needs to read to run (the dynamic loader, libc, locale, CPU
 /// topology, the GPU driver's libraries and device files).
@@ -84,7 +80,7 @@ pub fn apply(spec: &FenceSpec) -> Result<Vec<String>, FenceError> {
         what: "a network namespace",
         why: e.to_string(),
     })?;
-    fences.push(NETWORK_NAMESPACE.to_owned());
+    fences.push(Fence::NetworkNamespace.to_string());
     fences.extend(landlock(spec)?);
     Ok(fences)
 }
@@ -189,12 +185,12 @@ fn landlock(spec: &FenceSpec) -> Result<Vec<String>, FenceError> {
             why: "the kernel refused the ruleset".into(),
         });
     }
-    let mut fences = vec![LANDLOCK_FILESYSTEM.to_owned()];
+    let mut fences = vec![Fence::LandlockFilesystem.to_string()];
     if kernel >= 4 {
-        fences.push(LANDLOCK_NETWORK.to_owned());
+        fences.push(Fence::LandlockNetwork.to_string());
     }
     if kernel >= 6 {
-        fences.push(LANDLOCK_SCOPE.to_owned());
+        fences.push(Fence::LandlockScope.to_string());
     }
     Ok(fences)
 }

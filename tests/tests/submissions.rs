@@ -326,6 +326,82 @@ fn a_fenced_run_cannot_reach_the_network_or_read_outside_its_data() {
 }
 
 #[test]
+fn a_track_that_requires_fences_fences_built_in_runs_and_its_bundle_shows_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let track = dir.path().join("fenced-tiny.toml");
+    let text = std::fs::read_to_string(test_track()).unwrap();
+    let with = text.replacen(
+        "[certification]\n",
+        "[certification]\nrequired_fences = [\"network-namespace\", \"landlock-filesystem\"]\n",
+        1,
+    );
+    assert_ne!(with, text);
+    std::fs::write(&track, with).unwrap();
+    let (key, public) = keygen(dir.path());
+    let bundle = dir.path().join("bundle");
+    let mut c = speedcert();
+    c.args(["certify", "--track"])
+        .arg(&track)
+        .args([
+            "--submission",
+            "reference",
+            "--runs",
+            "2",
+            "--baseline",
+            "reference",
+        ])
+        .arg("--key")
+        .arg(&key)
+        .arg("--out")
+        .arg(&bundle);
+    let out = run(c);
+    assert!(
+        matches!(out.status.code(), Some(0 | 3)),
+        "certify must finish"
+    );
+
+    // Built-in runs, candidate and baseline alike, ran in the fences the track requires.
+    for i in 0..4 {
+        let r = json(&bundle.join(format!("runs/run-{i:03}/run.json")));
+        assert_eq!(r["status"], "ok", "{r}");
+        let fences = r["fences"].as_array().unwrap();
+        for f in ["network-namespace", "landlock-filesystem"] {
+            assert!(fences.iter().any(|x| x == f), "run-{i:03} not in {f}: {r}");
+        }
+    }
+    let summary = json(&bundle.join("summary.json"));
+    let pin = summary["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "pin.fences")
+        .cloned()
+        .expect("summary.json has the pin.fences check");
+    assert_eq!(pin["passed"], true, "{pin}");
+    assert_eq!(summary["official"], true, "{summary}");
+    assert_eq!(
+        verify(&bundle, &public).status.code(),
+        Some(0),
+        "the bundle verifies"
+    );
+
+    // A run.json that drops a fence, signed again by the key holder: recomputation of the
+    // pin disagrees with the signed summary, and verify names the run and the fence.
+    let run0 = bundle.join("runs/run-000/run.json");
+    let mut r = json(&run0);
+    r["fences"] = serde_json::json!(["network-namespace"]);
+    std::fs::write(&run0, serde_json::to_string_pretty(&r).unwrap()).unwrap();
+    resign(&bundle, &key);
+    let out = verify(&bundle, &public);
+    assert_ne!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("recomputed \"track requires network-namespace, landlock-filesystem; 1 of 4 runs were not: run-000 not in landlock-filesystem\""),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
 fn a_submission_whose_model_changes_during_validation_fails_its_run() {
     let (code, r) = run_json(adversarial(), "learns-in-logits", 4);
     assert_eq!(code, Some(3));

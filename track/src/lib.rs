@@ -354,6 +354,51 @@ pub struct CertificationSpec {
     /// may make a new record. Off by default: machines differ by more than most gains.
     #[serde(default)]
     pub allow_cross_machine_baseline: bool,
+    /// The fences every run must have been in for a bundle to be official (run.json
+    /// `fences`). An official track names those its machines can set: a run outside them
+    /// could have reached the network or the validation data. Empty: none required.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required_fences: Vec<Fence>,
+}
+
+/// A fence around a run of a submission's code (evaluator/src/fence.rs sets them; run.json
+/// lists those in force by these names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fence {
+    /// A new user and network namespace: nothing but a loopback that is down.
+    NetworkNamespace,
+    /// Landlock on files: read the system and the track's data, write the run's folder.
+    LandlockFilesystem,
+    /// Landlock on TCP: no bind, no connect.
+    LandlockNetwork,
+    /// Landlock scopes: no signals or abstract Unix sockets out of the fence.
+    LandlockScope,
+}
+
+impl Fence {
+    pub const ALL: [Fence; 4] = [
+        Fence::NetworkNamespace,
+        Fence::LandlockFilesystem,
+        Fence::LandlockNetwork,
+        Fence::LandlockScope,
+    ];
+
+    /// The name in a track and in run.json.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fence::NetworkNamespace => "network-namespace",
+            Fence::LandlockFilesystem => "landlock-filesystem",
+            Fence::LandlockNetwork => "landlock-network",
+            Fence::LandlockScope => "landlock-scope",
+        }
+    }
+}
+
+impl std::fmt::Display for Fence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 impl Default for CertificationSpec {
@@ -363,6 +408,7 @@ impl Default for CertificationSpec {
             p_threshold: default_p(),
             run_timeout_s: default_timeout(),
             allow_cross_machine_baseline: false,
+            required_fences: Vec::new(),
         }
     }
 }
@@ -454,6 +500,38 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("model.d_model"), "{e}");
+    }
+
+    #[test]
+    fn required_fences_parse_by_name_and_an_unknown_one_is_named() {
+        let with = |list: &str| {
+            let text = EMBEDDED_DEFAULT.replace(
+                "[certification]\n",
+                &format!("[certification]\nrequired_fences = {list}\n"),
+            );
+            assert_ne!(
+                text, EMBEDDED_DEFAULT,
+                "the track has a [certification] table"
+            );
+            Track::parse(&text, Path::new("t.toml"))
+        };
+        let t = with(r#"["network-namespace", "landlock-filesystem"]"#).unwrap();
+        assert_eq!(
+            t.spec.certification.required_fences,
+            [Fence::NetworkNamespace, Fence::LandlockFilesystem]
+        );
+        // Every name as_str gives is the one a track spells.
+        let all = with(&format!("{:?}", Fence::ALL.map(Fence::as_str))).unwrap();
+        assert_eq!(all.spec.certification.required_fences, Fence::ALL);
+        let e = with(r#"["seccomp"]"#).unwrap_err().to_string();
+        assert!(
+            e.contains("t.toml") && e.contains("required_fences") && e.contains("seccomp"),
+            "{e}"
+        );
+        assert!(
+            e.contains("network-namespace"),
+            "the error lists the known fences: {e}"
+        );
     }
 
     #[test]

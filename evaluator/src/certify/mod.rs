@@ -291,6 +291,19 @@ pub fn run_slot(
             })?,
         None => std::env::current_exe().map_err(bundle::io(Path::new("<current executable>")))?,
     };
+    // A built-in submission runs fenced too when the track requires fences: its
+    // pin.fences check holds only if every run was in them.
+    let track_path = dir.join(layout::TRACK);
+    let fence = build.is_some()
+        || !crate::track::Track::load(&track_path)
+            .map_err(|e| CertifyError::Record {
+                path: track_path.clone(),
+                message: e.to_string(),
+            })?
+            .spec
+            .certification
+            .required_fences
+            .is_empty();
     observer.started(slot);
     let started = Instant::now();
     let mut child = Command::new(exe)
@@ -306,7 +319,7 @@ pub fn run_slot(
         .arg("--out")
         .arg(&run_dir)
         .arg("--events")
-        .args(build.map(|_| "--fence"))
+        .args(fence.then_some("--fence"))
         .args(plan.language_seed.map(|_| "--secret-language"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -56,6 +56,8 @@ pub struct Args {
 /// A track to rerun: its current record and the record's verified baseline.
 struct Selected {
     row: RecordRow,
+    /// The record's bundle folder.
+    record_dir: PathBuf,
     track: Track,
     stored: certify::plan::StoredBaseline,
     record_env: Environment,
@@ -173,6 +175,7 @@ fn select(args: &Args) -> anyhow::Result<Vec<Selected>> {
             let record_env: Environment = bundle::read_json(&record_dir.join(layout::ENV))?;
             Ok(Selected {
                 row,
+                record_dir,
                 track,
                 stored,
                 record_env,
@@ -221,7 +224,9 @@ fn rerun(
         device: choose_device(args.device, &sel.track, env),
         schedule: certify::Schedule::Sequential,
         attempt: None,
-        built: Vec::new(),
+        built: crate::commands::submission::build_record(&sel.record_dir, &sel.track, registry)?
+            .into_iter()
+            .collect(),
     };
     let plan = certify::prepare(&dir, &req, registry, env, signers)?;
     bundle::write_json(

@@ -53,8 +53,9 @@ pub struct Args {
     #[arg(long, hide = true, value_parser = parse_role, default_value = "candidate")]
     pub role: Role,
     /// Run the submission fenced in (no network, read only the system and the track's
-    /// data, write only --out); fail rather than run unfenced. Certify fences every
-    /// submission built from a folder.
+    /// data, write only --out); fail rather than run unfenced. Certify fences every run
+    /// of a submission built from a folder, and every run on a track with
+    /// `certification.required_fences`.
     #[arg(long)]
     pub fence: bool,
     /// Internal, for certify: read a synthetic language seed from stdin and train on that

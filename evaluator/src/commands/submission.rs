@@ -74,6 +74,23 @@ pub(crate) fn resolve(
     Ok(name)
 }
 
+/// The runner of a record's submission when the record was built from a folder: rebuilt
+/// from the source its bundle ships, so rerunning a record needs no code in any binary.
+/// `None` for a built-in submission.
+pub(crate) fn build_record(
+    record: &std::path::Path,
+    track: &Track,
+    registry: &Registry,
+) -> anyhow::Result<Option<crate::outside::Built>> {
+    let plan = crate::certify::load_plan(record)?;
+    plan.build_of(&plan.submission_sha256)
+        .map(|b| {
+            let dir = speedcert_bundle::layout::source_dir(record, &b.source_sha256);
+            build(&dir, track, registry)
+        })
+        .transpose()
+}
+
 /// Builds the runner of the folder `dir`, with a spinner showing the compiler's progress.
 pub(crate) fn build(
     dir: &std::path::Path,

@@ -246,14 +246,10 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
                     format!("loading trusted keys from {}", trust_path.display())
                 })?;
                 let stored = certify::stored_baseline(record, &trust)?;
-                // A record built from a folder is rerun from the source its bundle ships:
-                // no binary needs its code.
-                let record_plan = certify::load_plan(record)?;
-                if args.baseline_runs != Some(0)
-                    && let Some(b) = record_plan.build_of(&record_plan.submission_sha256)
-                {
-                    let dir = layout::source_dir(record, &b.source_sha256);
-                    built.push(crate::commands::submission::build(&dir, &track, registry)?);
+                if args.baseline_runs != Some(0) {
+                    built.extend(crate::commands::submission::build_record(
+                        record, &track, registry,
+                    )?);
                 }
                 (
                     Some(stored.submission.clone()),
