@@ -209,6 +209,19 @@ impl SourceTree {
     /// Copies the files of this tree from `from` into the new folder `to`, checking
     /// each against its digest as it goes (a file edited since the walk is refused).
     pub fn copy(&self, from: &Path, to: &Path) -> Result<(), SourceError> {
+        self.copy_with(from, to, |_, bytes| Ok(bytes))
+    }
+
+    /// [`Self::copy`], with `edit` applied to each file's checked bytes before they are
+    /// written, into a folder that may already hold an earlier copy: a file whose bytes
+    /// are already there is left alone, so it keeps its time and Cargo rebuilds nothing
+    /// for it (the runner's copy of a submission is refreshed this way).
+    pub fn copy_with<E: From<SourceError>>(
+        &self,
+        from: &Path,
+        to: &Path,
+        mut edit: impl FnMut(&SourceFile, Vec<u8>) -> Result<Vec<u8>, E>,
+    ) -> Result<(), E> {
         for f in &self.files {
             let src = from.join(&f.path);
             let dst = to.join(&f.path);
@@ -217,12 +230,16 @@ impl SourceTree {
                 return Err(refused(
                     &src,
                     "changed while the submission was being copied; try again",
-                ));
+                )
+                .into());
             }
+            let bytes = edit(f, bytes)?;
             if let Some(parent) = dst.parent() {
                 std::fs::create_dir_all(parent).map_err(io(parent))?;
             }
-            std::fs::write(&dst, &bytes).map_err(io(&dst))?;
+            if !std::fs::read(&dst).is_ok_and(|old| old == bytes) {
+                std::fs::write(&dst, &bytes).map_err(io(&dst))?;
+            }
             std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(f.mode))
                 .map_err(io(&dst))?;
         }

@@ -9,8 +9,9 @@
 //! * Landlock: files can be read only under the system's library and device folders,
 //!   the track's data folder and the process's own binary, written only in the run's
 //!   output folder; TCP and UDP bind and connect are denied; signals and abstract Unix
-//!   sockets cannot reach processes outside the fence (and, as for any Landlock domain, neither can ptrace, so a parent's
-//!   memory, which holds the signing key, is out of reach);
+//!   sockets cannot reach processes outside the fence (and, as for any Landlock domain,
+//!   neither can ptrace, so a parent's memory, which holds the signing key, is out of
+//!   reach);
 //! * `no_new_privs`, which Landlock sets: a setuid binary cannot lift the fence.
 //!
 //! What it does not stop: code with `unsafe` in the same process can read or change the

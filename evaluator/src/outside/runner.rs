@@ -292,44 +292,26 @@ pub fn rebuilt_differs(recorded: &RunnerBuild, rebuilt: &RunnerBuild) -> Option<
     })
 }
 
-/// Writes `bytes` unless the file already holds them (an unchanged file keeps its time,
-/// so Cargo does not rebuild what did not change).
-fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), OutsideError> {
-    if std::fs::read(path).is_ok_and(|old| old == bytes) {
+/// Writes `text` unless the file already holds it (an unchanged file keeps its time, so
+/// Cargo does not rebuild what did not change).
+fn write(path: &Path, text: &str) -> Result<(), OutsideError> {
+    if std::fs::read(path).is_ok_and(|old| old == text.as_bytes()) {
         return Ok(());
     }
-    std::fs::write(path, bytes).map_err(io(path))
-}
-
-fn write(path: &Path, text: &str) -> Result<(), OutsideError> {
-    write_bytes(path, text.as_bytes())
+    std::fs::write(path, text).map_err(io(path))
 }
 
 /// Makes `copy` hold exactly the files of `tree` from `source` (the top Cargo.toml as a
 /// workspace member, [`member_manifest`]), writing only what differs and removing what
 /// the source no longer has.
 fn sync_copy(tree: &SourceTree, source: &Path, copy: &Path) -> Result<(), OutsideError> {
-    use std::os::unix::fs::PermissionsExt;
-    for f in &tree.files {
+    tree.copy_with(source, copy, |f, bytes| -> Result<Vec<u8>, OutsideError> {
+        if f.path != "Cargo.toml" {
+            return Ok(bytes);
+        }
         let src = source.join(&f.path);
-        let mut bytes = std::fs::read(&src).map_err(io(&src))?;
-        if speedcert_fsio::sha256_bytes(&bytes) != f.sha256 {
-            return Err(OutsideError::Manifest {
-                path: src,
-                message: "changed while the runner was being built; try again".into(),
-            });
-        }
-        if f.path == "Cargo.toml" {
-            bytes = member_manifest(&String::from_utf8_lossy(&bytes), &src)?.into_bytes();
-        }
-        let dst = copy.join(&f.path);
-        if let Some(parent) = dst.parent() {
-            std::fs::create_dir_all(parent).map_err(io(parent))?;
-        }
-        write_bytes(&dst, &bytes)?;
-        std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(f.mode))
-            .map_err(io(&dst))?;
-    }
+        Ok(member_manifest(&String::from_utf8_lossy(&bytes), &src)?.into_bytes())
+    })?;
     let wanted: std::collections::BTreeSet<&str> =
         tree.files.iter().map(|f| f.path.as_str()).collect();
     if let Ok(present) = SourceTree::walk(copy) {
