@@ -80,7 +80,7 @@ fn a_malformed_track_is_named_with_its_field() {
     let bad = dir.path().join("bad.toml");
     let text = std::fs::read_to_string(test_track())
         .unwrap()
-        .replace("val_loss = 2.85", "val_loss = \"2.85\"");
+        .replace("val_loss = 3.1", "val_loss = \"3.1\"");
     std::fs::write(&bad, text).unwrap();
     let mut c = speedcert();
     c.args(["run", "--track"]).arg(&bad);
