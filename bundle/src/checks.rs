@@ -7,7 +7,7 @@ use speedcert_stats::format::fmt_p;
 use speedcert_track::{DataSpec, Track};
 
 use crate::check::{CheckId, CheckResult};
-use crate::env::{Environment, check_pins};
+use crate::env::{Environment, check_pins, check_run_pins};
 use crate::figures::LossStats;
 use crate::plan::Plan;
 use crate::run::{CAUSALITY_REL_TOL, Role, RunRecord, RunStatus};
@@ -276,7 +276,7 @@ fn pins(track: &Track, plan: &Plan, env: &Environment, runs: &[RunRecord]) -> Ve
     }
     let per_run: Vec<Vec<CheckResult>> = finished
         .iter()
-        .map(|r| check_pins(hw, &r.env, r.device))
+        .map(|r| check_run_pins(hw, &r.env, r.device, r.trained_devices()))
         .collect();
     per_run[0]
         .iter()

@@ -113,3 +113,27 @@ pub fn check_pins(pins: &HardwareSpec, env: &Environment, device: DeviceKind) ->
     }
     out
 }
+
+/// [`check_pins`] for a run that trained on `trained_on` devices: the `gpu_count` pin
+/// holds only if the machine has that many GPUs and the run trained on all of them.
+pub fn check_run_pins(
+    pins: &HardwareSpec,
+    env: &Environment,
+    device: DeviceKind,
+    trained_on: u32,
+) -> Vec<CheckResult> {
+    let mut out = check_pins(pins, env, device);
+    if let Some(n) = pins.gpu_count
+        && let Some(c) = out.iter_mut().find(|c| c.name == CheckId::PinGpuCount)
+    {
+        *c = CheckResult::new(
+            CheckId::PinGpuCount,
+            c.passed && trained_on == n,
+            format!(
+                "track pins {n} GPUs, found {}, trained on {trained_on}",
+                env.gpu_count
+            ),
+        );
+    }
+    out
+}

@@ -1,6 +1,7 @@
 //! `runs/run-NNN/run.json`: one timed run, as the harness wrote it.
 
 use serde::{Deserialize, Serialize};
+use speedcert_track::memory::MemoryPlan;
 use speedcert_track::{DeviceKind, Precision};
 
 use crate::env::Environment;
@@ -84,6 +85,31 @@ pub struct RunRecord {
     /// certification's secret language, plan.json's `language_seed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language_seed: Option<u64>,
+    /// What the track's recipe was planned to need and what the run used (absent in runs
+    /// made before memory was planned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<RunMemory>,
+    /// Devices the run trained on. The `gpu_count` pin checks this, not only the machine:
+    /// a run on one GPU of an 8-GPU machine is not an 8-GPU run. Absent in runs written
+    /// before it was recorded, which, like every run of the harness so far, trained on one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub devices: Option<u32>,
+}
+
+/// The memory plan a run was checked against before training, and the measured peak.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunMemory {
+    /// The estimate for the track's reference recipe on its model.
+    pub plan: MemoryPlan,
+    /// Memory the device offered when the run started: the machine's available memory
+    /// for a CPU run, GPU 0's total for a CUDA run (`None` when it could not be read, and
+    /// then the plan was not enforced).
+    pub device_bytes: Option<u64>,
+    /// Resident memory of the process before the submission's `init` (CPU runs).
+    pub baseline_bytes: Option<u64>,
+    /// The process's peak resident memory at the end of training (CPU runs; `None` on
+    /// CUDA, where host memory says nothing about the device's).
+    pub peak_bytes: Option<u64>,
 }
 
 pub const RUN_SCHEMA: &str = "speedcert/run/v1";
@@ -94,6 +120,11 @@ pub fn tokens_per_s(train_tokens: u64, train_time_ms: f64) -> Option<f64> {
 }
 
 impl RunRecord {
+    /// Devices the run trained on ([`RunRecord::devices`]; one when not recorded).
+    pub fn trained_devices(&self) -> u32 {
+        self.devices.unwrap_or(1)
+    }
+
     /// Why the stored `train_tokens_per_s` is not what the record's tokens and time give, if
     /// it is not (relative tolerance 1e-9: JSON round-trips f64 exactly, so only an edit
     /// differs).

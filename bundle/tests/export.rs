@@ -93,6 +93,8 @@ fn run(slot: &Slot, time_ms: f64, val: [f64; 4], track: &Track) -> (RunRecord, S
         gpu_sha256: None,
         fences: Vec::new(),
         language_seed: None,
+        memory: None,
+        devices: None,
     };
     (record, StepLog { rows })
 }

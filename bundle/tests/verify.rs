@@ -222,3 +222,46 @@ fn a_track_that_requires_fences_is_official_only_when_every_run_was_in_them() {
     assert!(c.passed && s.official, "{c:?}");
     assert_eq!(s.verdict, before.verdict);
 }
+
+#[test]
+fn a_track_pinning_eight_gpus_is_official_only_for_runs_that_trained_on_eight() {
+    use speedcert_track::DeviceKind;
+    let mut inputs = BundleInputs::read(&fixture()).unwrap();
+    inputs.track.spec.hardware.device = DeviceKind::Cuda;
+    inputs.track.spec.hardware.gpu_count = Some(8);
+    for r in &mut inputs.runs {
+        r.device = DeviceKind::Cuda;
+        r.env.gpu_count = 8;
+    }
+    let count = |s: &speedcert_bundle::Summary| {
+        s.checks
+            .iter()
+            .find(|c| c.name == CheckId::PinGpuCount)
+            .cloned()
+            .unwrap()
+    };
+    // An 8-GPU machine, runs that recorded no device count: they trained on one, as every
+    // run of the harness has so far. Not official, whatever the machine had.
+    let s = summary::compute_version(&inputs, SummaryVersion::V2);
+    let c = count(&s);
+    assert!(!c.passed && !s.official, "{c:?}");
+    assert!(
+        c.detail
+            .starts_with("track pins 8 GPUs, found 8, trained on 1"),
+        "{}",
+        c.detail
+    );
+    assert_eq!(s.verdict, Verdict::UnofficialEnvironment);
+
+    // One run on 8, the others on 1: still not.
+    inputs.runs[0].devices = Some(8);
+    assert!(!count(&summary::compute_version(&inputs, SummaryVersion::V2)).passed);
+
+    // Every run on all 8 GPUs: the pin holds.
+    for r in &mut inputs.runs {
+        r.devices = Some(8);
+    }
+    let s = summary::compute_version(&inputs, SummaryVersion::V2);
+    assert!(count(&s).passed && s.official, "{:?}", count(&s));
+    assert_eq!(s.verdict, Verdict::NewRecord);
+}

@@ -18,12 +18,13 @@ use crate::causality::ModelProbe;
 use crate::data::{EvalSet, TrainStream};
 use crate::model::cross_entropy;
 use crate::submission::{InitContext, Submission, SubmissionError, TrackView};
-use crate::track::{DataSpec, Track};
+use crate::track::{DataSpec, DeviceKind, Track};
 pub use speedcert_bundle::env::Environment;
 pub use speedcert_bundle::run::{
     CausalityResult, RUN_SCHEMA, Role, RunRecord, RunStatus, tokens_per_s,
 };
 use speedcert_bundle::steps::{StepLog, StepRow};
+use speedcert_track::memory::MemoryPlan;
 
 /// No schedule may run longer than this, whatever `finished` says (the track format's cap
 /// on `reference.steps`, one definition).
@@ -176,6 +177,10 @@ fn with_language(track: &Track, seed: u64) -> Track {
     t
 }
 
+/// Devices a run trains on: `with_backend!` puts every run on device 0 alone (data-parallel
+/// training is not built yet), so a track pinning more GPUs is never official.
+pub const DEVICES_PER_RUN: u32 = 1;
+
 /// Trains `S` on `track` once and reports what happened. Never panics because of the
 /// submission: failures are recorded in the outcome.
 pub fn run<B: AutodiffBackend, S: Submission<B>>(
@@ -231,6 +236,8 @@ pub fn run<B: AutodiffBackend, S: Submission<B>>(
         gpu_sha256: None,
         fences: Vec::new(),
         language_seed,
+        memory: None,
+        devices: Some(DEVICES_PER_RUN),
     };
     let mut log = StepLog::default();
     let result = run_inner::<B, S>(track, device, opts, observer, &mut record, &mut log);
@@ -262,6 +269,14 @@ fn run_inner<B: AutodiffBackend, S: Submission<B>>(
     let source = crate::data::train_source(track)?;
     let mut stream = TrainStream::<B>::new(source, device.clone(), spec.target.token_budget);
     let val_batch = spec.validation.batch_size;
+    // Before anything of the submission's is allocated: a recipe its device cannot hold is
+    // refused here, not by the allocator hours into a certification.
+    let plan = MemoryPlan::estimate(&spec.model, &spec.reference);
+    let (memory, refused) = crate::memory::check(plan, record.device, &opts.env);
+    record.memory = Some(memory);
+    if let Some(why) = refused {
+        return Err(why);
+    }
 
     // Untimed set-up: no data handle is given, and only the redacted track.
     let view = TrackView::of(spec);
@@ -380,5 +395,10 @@ fn run_inner<B: AutodiffBackend, S: Submission<B>>(
         probe.unchanged_after(&sub, "the causality probe")
     })??;
     record.reached_target = last_val.is_some_and(|l| l <= spec.target.val_loss);
+    if let Some(m) = record.memory.as_mut()
+        && record.device == DeviceKind::Cpu
+    {
+        m.peak_bytes = crate::memory::peak_resident_bytes();
+    }
     Ok(())
 }

@@ -17,6 +17,7 @@ pub mod data;
 pub mod envinfo;
 pub mod fence;
 pub mod harness;
+pub mod memory;
 pub use speedcert_sdk::model;
 pub mod nightly;
 pub mod outside;

@@ -63,6 +63,7 @@ impl ParitySettings {
     fn recipe(&self) -> RecipeSpec {
         RecipeSpec {
             batch_size: self.batch,
+            micro_batch_size: None,
             steps: self.steps,
             learning_rate: self.lr,
             warmup_steps: 0,

@@ -26,6 +26,7 @@ pub fn tiny_track(steps: usize) -> TrackView {
         },
         reference: RecipeSpec {
             batch_size: 8,
+            micro_batch_size: None,
             steps,
             learning_rate: 1e-2,
             warmup_steps: 2,

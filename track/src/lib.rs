@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use speedcert_data::synthetic::SyntheticSpec;
 use thiserror::Error;
 
+pub mod memory;
 mod validate;
 pub use validate::{
     FieldProblem, MAX_BATCH_TOKENS, MAX_CERTIFICATION_RUNS, MAX_COPY_DISTANCE, MAX_EVAL_TOKENS,
@@ -272,6 +273,11 @@ impl std::fmt::Display for Precision {
 #[serde(deny_unknown_fields)]
 pub struct RecipeSpec {
     pub batch_size: usize,
+    /// Sequences per forward and backward pass; gradients of `batch_size / micro_batch_size`
+    /// passes are accumulated into one optimizer step, so a batch larger than the device
+    /// holds trains as one (absent: the whole batch at once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub micro_batch_size: Option<usize>,
     pub steps: usize,
     pub learning_rate: f64,
     pub warmup_steps: usize,
@@ -285,6 +291,18 @@ pub struct RecipeSpec {
     pub beta2: f64,
     #[serde(default)]
     pub precision: Precision,
+}
+
+impl RecipeSpec {
+    /// Sequences per forward and backward pass: `micro_batch_size`, else the whole batch.
+    pub fn micro_batch(&self) -> usize {
+        self.micro_batch_size.unwrap_or(self.batch_size)
+    }
+
+    /// Forward and backward passes accumulated into one optimizer step.
+    pub fn passes(&self) -> usize {
+        self.batch_size / self.micro_batch().max(1)
+    }
 }
 
 fn default_beta1() -> f64 {

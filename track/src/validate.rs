@@ -318,6 +318,17 @@ impl TrackSpec {
     fn check_reference(&self, p: &mut Problems) {
         let r = &self.reference;
         check_batch(p, "reference.batch_size", r.batch_size, self.model.seq_len);
+        if let Some(micro) = r.micro_batch_size
+            && (micro == 0 || !r.batch_size.is_multiple_of(micro))
+        {
+            p.add(
+                "reference.micro_batch_size",
+                format!(
+                    "is {micro}: it must divide reference.batch_size ({}) into equal passes",
+                    r.batch_size
+                ),
+            );
+        }
         p.int_range(
             "reference.steps",
             r.steps as u64,

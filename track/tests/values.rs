@@ -324,6 +324,18 @@ const REFUSED: &[Case] = &[
     // reference
     (
         SYNTHETIC,
+        &[("reference.micro_batch_size", "0")],
+        "reference.micro_batch_size",
+        "is 0: it must divide reference.batch_size (32) into equal passes",
+    ),
+    (
+        SYNTHETIC,
+        &[("reference.micro_batch_size", "12")],
+        "reference.micro_batch_size",
+        "is 12: it must divide reference.batch_size (32)",
+    ),
+    (
+        SYNTHETIC,
         &[("reference.batch_size", "0")],
         "reference.batch_size",
         "must be at least 1, got 0",
@@ -596,6 +608,8 @@ fn each_value_that_cannot_train_is_refused_naming_file_and_field() {
 
 /// Edge values a run can still train with.
 const ACCEPTED: &[(&str, &[(&str, &str)])] = &[
+    (SYNTHETIC, &[("reference.micro_batch_size", "8")]),
+    (SYNTHETIC, &[("reference.micro_batch_size", "32")]),
     (SYNTHETIC, &[("validation.heldout_tokens", "0")]),
     (
         SYNTHETIC,

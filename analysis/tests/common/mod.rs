@@ -379,6 +379,8 @@ pub fn write_bundle(records: &Path, spec: &BundleSpec, signer: &Signer) -> PathB
             gpu_sha256: None,
             fences: Vec::new(),
             language_seed: None,
+            memory: None,
+            devices: None,
         };
         let run_dir = io::create_run_dir(&dir, slot.index).unwrap();
         io::write_run(&run_dir, &record, &log, None).unwrap();

@@ -449,6 +449,8 @@ fn failed_record(
         gpu_sha256: None,
         fences: Vec::new(),
         language_seed: plan.language_seed,
+        memory: None,
+        devices: None,
     })
 }
 

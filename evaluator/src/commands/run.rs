@@ -130,7 +130,12 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
         crate::backend::cuda_preflight()?;
     }
     let backend = BackendChoice::new(device, track.spec.reference.precision);
-    let pins = crate::envinfo::check_pins(&track.spec.hardware, &env, device);
+    let pins = speedcert_bundle::env::check_run_pins(
+        &track.spec.hardware,
+        &env,
+        device,
+        crate::harness::DEVICES_PER_RUN,
+    );
     let opts = RunOptions {
         seed: args.seed.unwrap_or_else(rand::random),
         heldout_seed: Some(args.heldout_seed.unwrap_or_else(rand::random)),
