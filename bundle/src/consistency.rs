@@ -11,7 +11,8 @@ use std::fmt;
 use std::path::Path;
 
 use serde::Serialize;
-use speedcert_track::Track;
+use speedcert_track::memory::MemoryPlan;
+use speedcert_track::{DeviceKind, Track};
 
 use crate::env::Environment;
 use crate::layout;
@@ -178,6 +179,18 @@ pub fn problems(
                 "track.toml",
             ),
         ];
+        // The memory plan is arithmetic on track.toml: recomputed, not taken on trust.
+        if let Some(m) = &r.memory {
+            fields.push((
+                "memory.plan",
+                format!("{:?}", m.plan),
+                format!(
+                    "{:?}",
+                    MemoryPlan::estimate(&track.spec.model, &track.spec.reference)
+                ),
+                "track.toml's memory plan",
+            ));
+        }
         // What the binary itself determines is the same in every run of that binary (the
         // identity check compares the binaries; these ride along with them).
         if r.env.binary_sha256 == env.binary_sha256 {
@@ -228,6 +241,22 @@ pub fn problems(
                         c.max_leak,
                         c.logit_scale,
                         if rule { "is within" } else { "exceeds" }
+                    ),
+                ));
+            }
+        }
+        // pin.gpu_count trusts `devices`: no more than the run's own machine reported.
+        if let Some(n) = r.devices {
+            let most = match r.device {
+                DeviceKind::Cpu => 1,
+                DeviceKind::Cuda => r.env.gpu_count,
+            };
+            if n == 0 || n > most {
+                out.push(Problem::new(
+                    &file,
+                    format!(
+                        "devices is {n}, but a {} run on its machine (env.gpu_count {}) can train on 1 to {most}",
+                        r.device, r.env.gpu_count
                     ),
                 ));
             }

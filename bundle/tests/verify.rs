@@ -265,3 +265,45 @@ fn a_track_pinning_eight_gpus_is_official_only_for_runs_that_trained_on_eight() 
     assert!(count(&s).passed && s.official, "{:?}", count(&s));
     assert_eq!(s.verdict, Verdict::NewRecord);
 }
+
+/// run.json's memory plan is recomputed from track.toml, and its device count must fit
+/// the machine the run reported: an edited value is refused, naming the file and field.
+#[test]
+fn a_memory_plan_or_device_count_that_contradicts_the_bundle_is_refused() {
+    use speedcert_track::memory::MemoryPlan;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("bundle");
+    copy_dir(&fixture(), &dir);
+    let run = layout::run_dir(&dir, 0).join(layout::RUN);
+    let original: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&run).unwrap()).unwrap();
+    let track = BundleInputs::read(&dir).unwrap().track.spec;
+    let plan = MemoryPlan::estimate(&track.model, &track.reference);
+    let write = |memory_plan: &MemoryPlan, devices: u32| {
+        let mut r = original.clone();
+        r["memory"] = serde_json::json!({
+            "plan": memory_plan, "device_bytes": 1u64 << 34,
+            "baseline_bytes": null, "peak_bytes": null
+        });
+        r["devices"] = devices.into();
+        std::fs::write(&run, serde_json::to_vec_pretty(&r).unwrap()).unwrap();
+    };
+
+    write(&plan, 1);
+    BundleInputs::read(&dir).expect("the plan track.toml gives, on one CPU");
+
+    let edited = MemoryPlan {
+        total: plan.total / 2,
+        ..plan
+    };
+    write(&edited, 2);
+    let err = BundleInputs::read(&dir).unwrap_err().to_string();
+    for words in [
+        "runs/run-000/run.json",
+        "memory.plan is",
+        "but track.toml's memory plan says",
+        "devices is 2, but a cpu run on its machine (env.gpu_count 0) can train on 1 to 1",
+    ] {
+        assert!(err.contains(words), "{words:?} not in {err}");
+    }
+}
