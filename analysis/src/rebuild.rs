@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use speedcert_bundle::Verdict;
+use speedcert_bundle::command::Clock;
 use speedcert_bundle::layout;
 use speedcert_bundle::ledger::{self, AttemptCount, LEDGER_FILE, Ledger};
 use speedcert_bundle::plan::TimeBaseline;
@@ -343,6 +344,16 @@ fn created_at(b: &Bundle) -> String {
         .unwrap_or_default()
 }
 
+/// The record chain a bundle belongs to: its track's, one per clock, so a command
+/// submission's self-reported times never succeed (or are succeeded by) the harness's.
+/// The clock is read from the plan, not the summary's label.
+fn chain_key(b: &Bundle) -> String {
+    match b.inputs.plan.clock() {
+        Clock::Harness => b.summary.track.clone(),
+        clock => format!("{} ({clock})", b.summary.track),
+    }
+}
+
 /// Walks each track's verified bundles in certification order and keeps the ones that
 /// become records; returns their indices into `bundles` and the rejected record claims.
 fn accept_records(bundles: &[(String, Bundle)]) -> (Vec<usize>, Vec<Excluded>) {
@@ -357,16 +368,16 @@ fn accept_records(bundles: &[(String, Bundle)]) -> (Vec<usize>, Vec<Excluded>) {
     order.sort_by(|&a, &b| {
         let (na, ba) = &bundles[a];
         let (nb, bb) = &bundles[b];
-        (&ba.summary.track, instant(ba), na).cmp(&(&bb.summary.track, instant(bb), nb))
+        (chain_key(ba), instant(ba), na).cmp(&(chain_key(bb), instant(bb), nb))
     });
     let mut accepted = Vec::new();
     let mut rejected = Vec::new();
-    let mut current: std::collections::BTreeMap<&str, usize> = Default::default();
+    let mut current: std::collections::BTreeMap<String, usize> = Default::default();
     for i in order {
         let (name, b) = &bundles[i];
-        let track = b.summary.track.as_str();
+        let track = chain_key(b);
         let claims = b.summary.verdict == Verdict::NewRecord;
-        let outcome = match current.get(track) {
+        let outcome = match current.get(&track) {
             None => opens_chain(b),
             Some(&c) => {
                 if !claims {
@@ -488,7 +499,7 @@ fn record_rows(
 ) -> Result<Vec<RecordRow>> {
     let recs: Vec<&(String, Bundle)> = accepted.iter().map(|&i| &bundles[i]).collect();
     let chain = frame::record_chain(recs.iter().map(|(name, b)| frame::ChainInput {
-        track: b.summary.track.clone(),
+        track: chain_key(b),
         created_at: created_at(b),
         bundle: name.clone(),
         time_mean_ms: b.summary.time.as_ref().map(|t| t.candidate.mean_ms),
@@ -531,6 +542,7 @@ fn record_rows(
                 created_at: c.created_at,
                 attempts: count.attempts.and_then(|n| u32::try_from(n).ok()),
                 attempts_flag: count.flag.clone(),
+                clock: b.inputs.plan.clock().as_str().to_owned(),
             }
         })
         .collect())

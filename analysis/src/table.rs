@@ -131,6 +131,11 @@ pub struct RecordRow {
     /// attempts, or is damaged); empty when it can.
     #[serde(default)]
     pub attempts_flag: Option<String>,
+    /// Whose clock and loss the record's figures are: `harness`, or `self-reported` for a
+    /// command submission's log. Each clock has its own record chain; absent from
+    /// records.csv files written before this column (all harness).
+    #[serde(default = "harness_clock")]
+    pub clock: String,
 }
 
 /// Serialises rows to CSV bytes (header first, even with no rows).
@@ -170,6 +175,23 @@ pub const RUN_COLUMNS: &[&str] = &[
     "verdict",
 ];
 
+fn harness_clock() -> String {
+    speedcert_bundle::command::Clock::Harness
+        .as_str()
+        .to_owned()
+}
+
+impl RecordRow {
+    /// The submission as tables show it: labelled when its clock was self-reported.
+    pub fn labelled_submission(&self) -> String {
+        if self.clock == speedcert_bundle::command::Clock::SelfReported.as_str() {
+            format!("{} [self-reported]", self.submission)
+        } else {
+            self.submission.clone()
+        }
+    }
+}
+
 /// Column names of records.csv, in file order.
 pub const RECORD_COLUMNS: &[&str] = &[
     "track",
@@ -193,6 +215,7 @@ pub const RECORD_COLUMNS: &[&str] = &[
     "created_at",
     "attempts",
     "attempts_flag",
+    "clock",
 ];
 
 /// Writes runs.csv atomically.

@@ -294,7 +294,7 @@ impl ShowView {
                         }),
                         attempts_cell(r),
                         opt(r.loss_mean, fmt_loss),
-                        r.submission.clone(),
+                        r.labelled_submission(),
                         r.bundle.clone(),
                     ]
                 })

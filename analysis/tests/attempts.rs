@@ -186,11 +186,14 @@ fn a_third_attempt_the_ledger_backs_shows_3_and_no_flag() {
     let csv = std::fs::read_to_string(&report.records_csv).unwrap();
     let header = csv.lines().next().unwrap();
     assert!(
-        header.ends_with(",created_at,attempts,attempts_flag"),
+        header.ends_with(",created_at,attempts,attempts_flag,clock"),
         "{header}"
     );
     assert_eq!(header, RECORD_COLUMNS.join(","));
-    assert!(csv.lines().nth(1).unwrap().ends_with(",3,"), "{csv}");
+    assert!(
+        csv.lines().nth(1).unwrap().ends_with(",3,,harness"),
+        "{csv}"
+    );
 
     // `records show`: an Attempts column, 3 beside the record.
     let t = load(records).unwrap();
@@ -370,7 +373,10 @@ fn without_a_ledger_records_certified_before_it_have_no_count_and_no_flag() {
         "{recs:?}"
     );
     let csv = std::fs::read_to_string(&report.records_csv).unwrap();
-    assert!(csv.lines().skip(1).all(|l| l.ends_with(",,")), "{csv}");
+    assert!(
+        csv.lines().skip(1).all(|l| l.ends_with(",,,harness")),
+        "{csv}"
+    );
     let text = view::show(&load(records).unwrap(), Some(TINY))
         .unwrap()
         .to_text();
@@ -497,18 +503,18 @@ fn records_csv_without_the_attempt_columns_still_reads() {
     let report = rebuild(records).unwrap();
     let rows = read_records(&report.records_csv).unwrap();
     assert_eq!(rows[0].attempts, Some(3));
-    // records.csv as written before the two columns: drop them from every line.
+    // records.csv as written before the attempts and clock columns: drop them.
     let csv = std::fs::read_to_string(&report.records_csv).unwrap();
     let old: String = csv
         .lines()
         .map(|l| {
-            let cut = l.rmatch_indices(',').nth(1).unwrap().0;
+            let cut = l.rmatch_indices(',').nth(2).unwrap().0;
             format!("{}\n", &l[..cut])
         })
         .collect();
     assert!(old.starts_with(&format!(
         "{}\n",
-        RECORD_COLUMNS[..RECORD_COLUMNS.len() - 2].join(",")
+        RECORD_COLUMNS[..RECORD_COLUMNS.len() - 3].join(",")
     )));
     std::fs::write(&report.records_csv, &old).unwrap();
     let read = read_records(&report.records_csv).unwrap();

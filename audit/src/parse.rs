@@ -96,6 +96,16 @@ pub struct RunLog {
     /// Why the last validation line cannot stand as a final result (cut off, or a
     /// non-finite loss): such a run is a file problem, never a finished run.
     pub last_val_defect: Option<LineDefect>,
+    /// Training-step lines (`step:n/N train_time:...`) of the kept run.
+    #[serde(default)]
+    pub train_lines: u32,
+    /// The first place where the kept run's step lines leave train_gpt.py's order
+    /// (training steps 1, 2, ... N one line each, a validation at the step just trained,
+    /// train_time never going back): a log with lines missing or spliced. Certification
+    /// of a command submission refuses such a log; the audit of published logs does not
+    /// use it.
+    #[serde(default)]
+    pub sequence_defect: Option<String>,
 }
 
 /// What is wrong with a log's last validation line.
@@ -145,6 +155,8 @@ pub fn parse_log(text: &str) -> RunLog {
         restarts: 0,
         last_val_line: None,
         last_val_defect: None,
+        train_lines: 0,
+        sequence_defect: None,
     };
     let body = skip_code_header(text, &mut log);
     let mut gpus: BTreeMap<String, u32> = BTreeMap::new();
@@ -436,10 +448,17 @@ fn parse_step_line<'a>(
         log.restarts += 1;
         log.val_points.clear();
         *last_train = None;
+        log.train_lines = 0;
+        log.sequence_defect = None;
+    }
+    let is_val = tail.trim_start().starts_with("val_loss:");
+    if log.sequence_defect.is_none() {
+        log.sequence_defect = sequence_defect(log, *last_train, step, total, is_val, tail);
     }
     log.total_steps = Some(total);
     log.last_step = Some(step);
-    if !tail.trim_start().starts_with("val_loss:") {
+    if !is_val {
+        log.train_lines += 1;
         *last_train = Some(tail);
         return None;
     }
@@ -457,6 +476,62 @@ fn parse_step_line<'a>(
         has_time: f.train_time_ms.is_some() || f.time_written,
         has_avg: f.step_avg_written,
     })
+}
+
+/// Why `step:{step}/{total}` cannot follow the lines before it in train_gpt.py's order
+/// ([`RunLog::sequence_defect`]), if it cannot. Reads the state before this line.
+fn sequence_defect(
+    log: &RunLog,
+    last_train: Option<&str>,
+    step: u32,
+    total: u32,
+    is_val: bool,
+    tail: &str,
+) -> Option<String> {
+    let line = || {
+        format!(
+            "`step:{step}/{total}{}`",
+            if is_val { " val_loss:..." } else { "" }
+        )
+    };
+    if log.total_steps.is_some_and(|t| t != total) {
+        return Some(format!(
+            "{} changes the step count from {}",
+            line(),
+            log.total_steps.unwrap_or_default()
+        ));
+    }
+    // Training lines count 1, 2, ... one each; a validation is at the step last trained.
+    let trained = log.train_lines;
+    let expected = if is_val { trained } else { trained + 1 };
+    if step != expected {
+        return Some(if step > expected {
+            format!(
+                "{} follows step {trained}: the lines of steps {} to {} are missing",
+                line(),
+                trained + 1,
+                if is_val { step } else { step - 1 }
+            )
+        } else {
+            format!("{} follows step {trained}: steps go backwards", line())
+        });
+    }
+    if step > total {
+        return Some(format!("{} is past the last step", line()));
+    }
+    // train_time never goes back (validation lines repeat the time of the step before).
+    let prev = last_train
+        .and_then(|t| step_fields(t).train_time_ms)
+        .into_iter()
+        .chain(log.val_points.last().and_then(|v| v.train_time_ms))
+        .fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.max(t))));
+    match (step_fields(tail).train_time_ms, prev) {
+        (Some(t), Some(prev)) if t < prev => Some(format!(
+            "{}: train_time {t} ms is less than the {prev} ms before it",
+            line()
+        )),
+        _ => None,
+    }
 }
 
 /// The `key:value` fields after `step:N/M`.
@@ -705,6 +780,33 @@ mod tests {
         assert_eq!(log.peak_memory_allocated_mib, Some(30220));
         assert_eq!(log.peak_memory_reserved_mib, Some(38672));
         assert_eq!(log.val_points.len(), 2);
+    }
+
+    #[test]
+    fn a_log_with_every_step_in_order_has_no_sequence_defect() {
+        let whole = "step:0/3 val_loss:10.8 train_time:0ms step_avg:0.03ms\n\
+            step:1/3 train_time:90ms step_avg:90.00ms\n\
+            step:2/3 train_time:150ms step_avg:75.00ms\n\
+            step:2/3 val_loss:5.1 train_time:150ms step_avg:75.00ms\n\
+            step:3/3 train_time:200ms step_avg:66.67ms\n\
+            step:3/3 val_loss:3.3 train_time:200ms step_avg:66.67ms\n";
+        let log = parse_log(whole);
+        assert_eq!((log.sequence_defect.as_deref(), log.train_lines), (None, 3));
+        // NEW skips step 2: its lines are missing.
+        let e = parse_log(NEW).sequence_defect.unwrap();
+        assert!(e.contains("steps 2 to 3 are missing"), "{e}");
+        for (text, says) in [
+            (whole.replace("step:2/3 train_time:150ms step_avg:75.00ms\n", ""), "missing"),
+            (whole.replace("step:3/3 train_time:200ms", "step:3/3 train_time:100ms"), "less than"),
+            (whole.replace("step:1/3 train", "step:1/4 train"), "changes the step count"),
+            (
+                "step:0/3 val_loss:10.8 train_time:0ms step_avg:0.03ms\nstep:3/3 val_loss:2.0 train_time:1ms step_avg:0.3ms\n".to_owned(),
+                "steps 1 to 3 are missing",
+            ),
+        ] {
+            let e = parse_log(&text).sequence_defect.unwrap_or_default();
+            assert!(e.contains(says), "{says}: {e}");
+        }
     }
 
     #[test]

@@ -33,6 +33,10 @@ pub enum CheckId {
     /// Every finished run's steps.csv agrees with its run.json (summary v2 on).
     #[serde(rename = "step_log")]
     StepLog,
+    /// Every finished command run's log is whole, in order, within its wall time, and
+    /// what its run.json says (summary v4 on; command certifications only).
+    #[serde(rename = "command_log")]
+    CommandLog,
     #[serde(rename = "pin.device")]
     PinDevice,
     #[serde(rename = "pin.gpu_model")]
@@ -49,7 +53,7 @@ pub enum CheckId {
 }
 
 impl CheckId {
-    pub const ALL: [CheckId; 16] = [
+    pub const ALL: [CheckId; 17] = [
         CheckId::Causality,
         CheckId::RunFailures,
         CheckId::ValidationIsolation,
@@ -60,6 +64,7 @@ impl CheckId {
         CheckId::TokenAccounting,
         CheckId::Identity,
         CheckId::StepLog,
+        CheckId::CommandLog,
         CheckId::PinDevice,
         CheckId::PinGpuModel,
         CheckId::PinDriver,
@@ -81,6 +86,7 @@ impl CheckId {
             CheckId::TokenAccounting => "token_accounting",
             CheckId::Identity => "identity",
             CheckId::StepLog => "step_log",
+            CheckId::CommandLog => "command_log",
             CheckId::PinDevice => "pin.device",
             CheckId::PinGpuModel => "pin.gpu_model",
             CheckId::PinDriver => "pin.driver",
@@ -107,6 +113,7 @@ impl CheckId {
     pub fn since(self) -> SummaryVersion {
         match self {
             CheckId::StepLog => SummaryVersion::V2,
+            CheckId::CommandLog => SummaryVersion::V4,
             _ => SummaryVersion::V1,
         }
     }

@@ -6,7 +6,10 @@ use std::collections::{BTreeMap, HashSet};
 use speedcert_stats::format::fmt_p;
 use speedcert_track::{DataSpec, Track};
 
+use serde::{Deserialize, Serialize};
+
 use crate::check::{CheckId, CheckResult};
+use crate::command::Clock;
 use crate::env::{Environment, check_pins, check_run_pins};
 use crate::figures::LossStats;
 use crate::plan::Plan;
@@ -20,6 +23,8 @@ pub struct Facts<'a> {
     pub env: &'a Environment,
     pub runs: &'a [RunRecord],
     pub steps: &'a BTreeMap<usize, Result<StepLog, String>>,
+    /// Each command run's train.log ([`crate::inputs::BundleInputs::logs`]).
+    pub logs: &'a BTreeMap<usize, Result<String, String>>,
     /// The candidate runs that finished with a validation loss.
     pub cand_ok: &'a [&'a RunRecord],
     pub loss: Option<&'a LossStats>,
@@ -51,6 +56,7 @@ pub fn all(facts: &Facts<'_>) -> Vec<CheckResult> {
         env,
         runs,
         steps,
+        logs,
         cand_ok,
         loss,
         threshold,
@@ -211,7 +217,121 @@ pub fn all(facts: &Facts<'_>) -> Vec<CheckResult> {
     // environment pins.
     out.extend(pins(track, plan, env, runs));
     out.extend(fences(track, runs));
+
+    // A command's run reports its own clock and loss: the checks that read what the
+    // harness owns cannot run ([`not_run`]); its log is checked instead.
+    if plan.clock() == Clock::SelfReported {
+        out.retain(|c| !not_run(plan).iter().any(|n| n.name == c.name));
+        out.push(command_logs(runs, logs, spec.target.val_loss));
+    }
     out
+}
+
+/// A check that a certification could not make, and why (summary.json `not_run`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotRun {
+    pub name: CheckId,
+    pub why: String,
+}
+
+/// The checks a certification of command submissions cannot make: they read what only
+/// the harness knows (the model, the batches it drew, its clock, its validation data).
+/// Empty for a certification whose runs trained in the harness.
+pub fn not_run(plan: &Plan) -> Vec<NotRun> {
+    if plan.clock() != Clock::SelfReported {
+        return Vec::new();
+    }
+    [
+        (
+            CheckId::Causality,
+            "the referee has no handle on the command's model to probe it",
+        ),
+        (
+            CheckId::ValidationIsolation,
+            "the command reads its own training and validation data",
+        ),
+        (
+            CheckId::LossFloor,
+            "the track's floor is its own data's; the command validates on data of its own",
+        ),
+        (
+            CheckId::HeldoutValidation,
+            "the command computes its own validation loss; there is no held-out slice the referee scores",
+        ),
+        (
+            CheckId::TimingOwnership,
+            "the training time is the command's own train_time; the referee measures only the process's wall time, which bounds it (command_log)",
+        ),
+        (
+            CheckId::TokenAccounting,
+            "the command draws its own batches; the referee cannot count its tokens",
+        ),
+        (
+            CheckId::StepLog,
+            "there is no harness steps.csv; the command's log is checked by command_log",
+        ),
+    ]
+    .into_iter()
+    .map(|(name, why)| NotRun {
+        name,
+        why: why.to_owned(),
+    })
+    .collect()
+}
+
+/// `command_log`: each finished command run's train.log, read again, is whole, in order,
+/// within the wall time the referee measured, and what its run.json says.
+fn command_logs(
+    runs: &[RunRecord],
+    logs: &BTreeMap<usize, Result<String, String>>,
+    target: f64,
+) -> CheckResult {
+    let finished: Vec<&RunRecord> = runs.iter().filter(|r| r.status == RunStatus::Ok).collect();
+    // The software a submission's versions command reported must not change between its
+    // runs: the pinned environment is the same for all of them.
+    let mut versions: BTreeMap<&str, (usize, Option<&str>)> = BTreeMap::new();
+    let mut changed = Vec::new();
+    for r in &finished {
+        let v = r.command.as_ref().and_then(|c| c.versions.as_deref());
+        match versions.get(r.submission.as_str()) {
+            Some((first, seen)) if *seen != v => changed.push(format!(
+                "run-{:03}: the versions command printed {:?}, run-{first:03} of {} printed {:?}",
+                r.run_index, v, r.submission, seen
+            )),
+            Some(_) => {}
+            None => {
+                versions.insert(&r.submission, (r.run_index, v));
+            }
+        }
+    }
+    let problems: Vec<String> = changed
+        .into_iter()
+        .chain(finished.iter().filter_map(|r| {
+            let problem = match logs.get(&r.run_index) {
+                None => Some(format!("no {}", crate::layout::TRAIN_LOG)),
+                Some(Err(e)) => Some(e.clone()),
+                Some(Ok(text)) => crate::command::log_problem(r, text, target),
+            };
+            problem.map(|p| format!("run-{:03}: {p}", r.run_index))
+        }))
+        .collect();
+    let slack: Vec<f64> = finished
+        .iter()
+        .filter_map(|r| Some(r.command.as_ref()?.wall_time_ms - r.train_time_ms))
+        .collect();
+    CheckResult::new(
+        CheckId::CommandLog,
+        problems.is_empty(),
+        if problems.is_empty() {
+            format!(
+                "the logs of all {} finished runs are whole and in order, report no more training time than the process ran (at least {:.0} ms less), and agree with their run.json",
+                finished.len(),
+                slack.iter().copied().fold(f64::INFINITY, f64::min).max(0.0)
+            )
+        } else {
+            problems.join("; ")
+        },
+    )
 }
 
 /// Whether every finished run was in the fences the track requires; `None` when it

@@ -45,7 +45,16 @@ impl fmt::Display for Problem {
 /// its source must be shipped exactly as digested.
 fn source_problems(dir: &Path, plan: &Plan) -> Vec<Problem> {
     let mut out = Vec::new();
-    for b in &plan.builds {
+    let shipped = plan
+        .builds
+        .iter()
+        .map(|b| (&b.submission, &b.source_sha256, "builds"))
+        .chain(
+            plan.commands
+                .iter()
+                .map(|c| (&c.submission, &c.source_sha256, "commands")),
+        );
+    for (submission, source_sha256, field) in shipped {
         let planned = [
             Some((&plan.submission, &plan.submission_sha256)),
             plan.baseline_submission
@@ -55,19 +64,74 @@ fn source_problems(dir: &Path, plan: &Plan) -> Vec<Problem> {
         if !planned
             .iter()
             .flatten()
-            .any(|(name, sha)| **name == b.submission && **sha == b.source_sha256)
+            .any(|(name, sha)| *name == submission && *sha == source_sha256)
         {
             out.push(Problem::new(
                 layout::PLAN,
                 format!(
-                    "builds names submission {} with source {}, which is neither the plan's candidate nor its baseline",
-                    b.submission, b.source_sha256
+                    "{field} names submission {submission} with source {source_sha256}, which is neither the plan's candidate nor its baseline"
                 ),
             ));
         }
-        out.extend(crate::source::shipped_problems(dir, &b.source_sha256));
+        out.extend(crate::source::shipped_problems(dir, source_sha256));
+    }
+    // One clock per certification: a command's self-reported times are never compared
+    // with the harness's.
+    if !plan.commands.is_empty() {
+        let planned = [
+            Some(&plan.submission_sha256),
+            plan.baseline_submission_sha256.as_ref(),
+        ];
+        for sha in planned.into_iter().flatten() {
+            if plan.command_of(sha).is_none() {
+                out.push(Problem::new(
+                    layout::PLAN,
+                    format!(
+                        "commands holds a command submission, but submission {sha} trains in the harness: the two clocks are never mixed in one certification"
+                    ),
+                ));
+            }
+        }
     }
     out
+}
+
+/// A run of a command submission carries what the referee measured of it, and its log is
+/// the one it left; a run of the harness carries neither.
+fn command_run_problems(dir: &Path, plan: &Plan, r: &RunRecord, file: &str) -> Vec<Problem> {
+    let is_command = plan.command_of(&r.submission_sha256).is_some();
+    match (&r.command, is_command) {
+        (None, false) => Vec::new(),
+        (Some(_), false) => vec![Problem::new(
+            file,
+            "has a `command` section, but its submission is not one of plan.json's commands",
+        )],
+        (None, true) => vec![Problem::new(
+            file,
+            "has no `command` section, but its submission is a command (plan.json commands)",
+        )],
+        (Some(c), true) => {
+            let rel = format!(
+                "{}/{}/{}",
+                layout::RUNS,
+                layout::run_name(r.run_index),
+                layout::TRAIN_LOG
+            );
+            match speedcert_fsio::sha256_file(
+                &layout::run_dir(dir, r.run_index).join(layout::TRAIN_LOG),
+            ) {
+                Ok(actual) if actual == c.log_sha256 => Vec::new(),
+                Ok(actual) => vec![Problem::new(
+                    rel,
+                    format!(
+                        "sha256 is {actual}, but run.json recorded {} when the run ended: the log was changed after the run",
+                        c.log_sha256
+                    ),
+                )],
+                Err(e) => vec![Problem::new(rel, format!("cannot be read: {e}"))],
+            }
+        }
+    }
 }
 
 /// Every contradiction between track.toml, plan.json and the runs' files; empty when
@@ -261,6 +325,7 @@ pub fn problems(
                 ));
             }
         }
+        out.extend(command_run_problems(dir, plan, r, &file));
         if let Some(message) = r.throughput_problem() {
             out.push(Problem::new(&file, message));
         }

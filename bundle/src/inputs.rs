@@ -25,6 +25,8 @@ pub struct BundleInputs {
     pub runs: Vec<RunRecord>,
     /// Each finished run's steps.csv by run index, or why it could not be read.
     pub steps: BTreeMap<usize, Result<StepLog, String>>,
+    /// Each command run's train.log by run index, or why it could not be read.
+    pub logs: BTreeMap<usize, Result<String, String>>,
     /// The capability report of each submission built from a shipped source.
     pub capabilities: Vec<crate::source::SourceCapabilities>,
 }
@@ -38,6 +40,7 @@ impl BundleInputs {
         let env: Environment = io::read_json(&dir.join(layout::ENV))?;
         let mut runs = Vec::new();
         let mut steps = BTreeMap::new();
+        let mut logs = BTreeMap::new();
         let mut problems = Vec::new();
         for slot in &plan.slots {
             let run_dir = layout::run_dir(dir, slot.index);
@@ -59,7 +62,16 @@ impl BundleInputs {
                     });
                     continue;
                 }
-                steps.insert(slot.index, StepLog::read_csv(&run_dir.join(layout::STEPS)));
+                if record.command.is_some() {
+                    let log = run_dir.join(layout::TRAIN_LOG);
+                    logs.insert(
+                        slot.index,
+                        std::fs::read_to_string(&log)
+                            .map_err(|e| format!("{}: {e}", layout::TRAIN_LOG)),
+                    );
+                } else {
+                    steps.insert(slot.index, StepLog::read_csv(&run_dir.join(layout::STEPS)));
+                }
                 runs.push(record);
             }
         }
@@ -74,6 +86,7 @@ impl BundleInputs {
             env,
             runs,
             steps,
+            logs,
             capabilities,
         })
     }

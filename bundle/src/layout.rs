@@ -29,6 +29,10 @@ pub const STEPS: &str = "steps.csv";
 pub const GPU: &str = "gpu.csv";
 /// One run's child-process stderr.
 pub const STDERR: &str = "stderr.log";
+/// A command run's log, as the run left it (the clock and loss it reports are read from it).
+pub const TRAIN_LOG: &str = "train.log";
+/// A command run's standard output.
+pub const STDOUT: &str = "stdout.log";
 /// The folder of submission sources the runs were built from (crate::source).
 pub const SOURCE: &str = "source";
 /// The DSSE envelope that signs the bundle (attest owns the name).

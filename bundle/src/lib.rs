@@ -16,12 +16,14 @@
 //! - [`journal`]: the plan and run seals signed as a certification happens;
 //! - [`predicate`]: the signed in-toto predicate and [`seal`];
 //! - [`source`]: a submission's source, digested, shipped and checked;
+//! - [`command`]: command submissions, whose clock and loss come from their own log;
 //! - [`verify`]: attestation plus recomputation, by the rules of the bundle's schema;
 //! - [`export`]: the summary and its runs as JSON, CSV, markdown and MLPerf `:::MLLOG` lines;
 //! - [`io`]: reading and atomically writing the JSON files.
 
 pub mod check;
 pub mod checks;
+pub mod command;
 pub mod consistency;
 pub mod drift;
 pub mod env;

@@ -107,6 +107,12 @@ pub struct Plan {
     /// `None` on shard tracks and in plans written before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language_seed: Option<u64>,
+    /// The command submissions among the candidate and baseline (empty when both train
+    /// in the harness). Each one's source is shipped under its digest, like a build's.
+    /// The two kinds are never mixed in one certification: times of a self-reported clock
+    /// are not compared with the harness's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<crate::command::CommandSpec>,
 }
 
 /// How the referee built a submission's runner: from which source, with which tools, into
@@ -135,6 +141,20 @@ impl Plan {
     /// from a folder.
     pub fn build_of(&self, sha256: &str) -> Option<&RunnerBuild> {
         self.builds.iter().find(|b| b.source_sha256 == sha256)
+    }
+
+    /// The command submission with source digest `sha256`, if it is one.
+    pub fn command_of(&self, sha256: &str) -> Option<&crate::command::CommandSpec> {
+        self.commands.iter().find(|c| c.source_sha256 == sha256)
+    }
+
+    /// Whose clock the certification's times are: self-reported when it runs commands.
+    pub fn clock(&self) -> crate::command::Clock {
+        if self.commands.is_empty() {
+            crate::command::Clock::Harness
+        } else {
+            crate::command::Clock::SelfReported
+        }
     }
 
     /// The (candidate, baseline) slot indices of each complete planned pair, by pair

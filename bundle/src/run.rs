@@ -94,6 +94,11 @@ pub struct RunRecord {
     /// before it was recorded, which, like every run of the harness so far, trained on one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub devices: Option<u32>,
+    /// What the referee measured of a command submission's run (its wall time, exit code
+    /// and log digest); `None` for a run of the harness. A run with it reports its own
+    /// clock and loss ([`crate::command`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<crate::command::CommandRun>,
 }
 
 /// The memory plan a run was checked against before training, and the measured peak.

@@ -18,7 +18,8 @@ use thiserror::Error;
 use crate::consistency::Problem;
 use crate::layout;
 
-/// The files a submission must have at its top.
+/// The files a submission must have at its top (a command submission: its manifest,
+/// [`crate::command::MANIFEST`], instead).
 pub const REQUIRED: [&str; 2] = ["Cargo.toml", "Cargo.lock"];
 /// The most files a submission may have (a training recipe is a handful).
 pub const MAX_FILES: usize = 10_000;
@@ -35,7 +36,7 @@ pub enum SourceError {
     #[error("{path}: {message}")]
     Refused { path: PathBuf, message: String },
     #[error(
-        "{dir}: no {file}: a submission is a Cargo crate with its lock file (run `cargo generate-lockfile` in it), so the referee builds exactly the versions it names"
+        "{dir}: no {file}: a submission is a Cargo crate with its lock file (run `cargo generate-lockfile` in it), so the referee builds exactly the versions it names; or a command submission, with speedcert.toml"
     )]
     Missing { dir: PathBuf, file: &'static str },
 }
@@ -76,7 +77,9 @@ impl SourceTree {
     /// point at anything on the building machine); so are names that are not UTF-8 or
     /// hold a newline, since the manifest is text.
     pub fn walk(dir: &Path) -> Result<Self, SourceError> {
-        for file in REQUIRED {
+        // A command submission is a folder with its manifest; any other is a crate.
+        let command = dir.join(crate::command::MANIFEST).is_file();
+        for file in REQUIRED.into_iter().filter(|_| !command) {
             if !dir.join(file).is_file() {
                 return Err(SourceError::Missing {
                     dir: dir.to_owned(),

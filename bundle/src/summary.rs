@@ -8,6 +8,8 @@ use speedcert_stats::format::fmt_p;
 use speedcert_track::{DataSpec, Track};
 
 use crate::check::CheckResult;
+pub use crate::checks::NotRun;
+use crate::command::Clock;
 pub use crate::figures::{LossStats, RunCounts, TimeSample, TimeStats};
 use crate::figures::{Pairs, loss_stats, time_stats};
 pub use crate::inputs::BundleInputs;
@@ -43,6 +45,14 @@ pub struct Summary {
     /// was built in.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub capabilities: Vec<crate::source::SourceCapabilities>,
+    /// Whose clock and loss the figures are (summary v4 on; absent before, when every
+    /// certification was the harness's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<Clock>,
+    /// The checks this certification could not make, and why (v4 on, command
+    /// certifications only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_run: Vec<NotRun>,
 }
 
 /// Computes the summary this speedcert writes ([`SummaryVersion::CURRENT`]).
@@ -59,6 +69,7 @@ pub fn compute_version(inputs: &BundleInputs, version: SummaryVersion) -> Summar
         env,
         runs,
         steps,
+        logs,
         capabilities,
     } = inputs;
     let spec = &track.spec;
@@ -124,6 +135,7 @@ pub fn compute_version(inputs: &BundleInputs, version: SummaryVersion) -> Summar
         env,
         runs,
         steps,
+        logs,
         cand_ok: &cand_ok,
         loss: loss.as_ref(),
         threshold,
@@ -134,10 +146,14 @@ pub fn compute_version(inputs: &BundleInputs, version: SummaryVersion) -> Summar
     checks.sort_by(|a, b| a.name.as_str().cmp(b.name.as_str()));
 
     let comparison = (version >= SummaryVersion::V3).then(|| ComparisonKind::of(plan, env, track));
-    let (verdict, verdict_detail) = with_comparison(
+    let (verdict, mut verdict_detail) = with_comparison(
         decide(&counts, &checks, &time, &loss, official, threshold),
         comparison.as_ref(),
     );
+    let clock = (version >= SummaryVersion::V4).then(|| plan.clock());
+    if clock == Some(Clock::SelfReported) {
+        verdict_detail = format!("{verdict_detail} [{}]", Clock::SelfReported.label());
+    }
     Summary {
         schema: version.schema().to_owned(),
         track: spec.name.clone(),
@@ -159,6 +175,12 @@ pub fn compute_version(inputs: &BundleInputs, version: SummaryVersion) -> Summar
         verdict,
         verdict_detail,
         capabilities: capabilities.clone(),
+        clock,
+        not_run: if version >= SummaryVersion::V4 {
+            crate::checks::not_run(plan)
+        } else {
+            Vec::new()
+        },
     }
 }
 

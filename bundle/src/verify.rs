@@ -27,6 +27,8 @@ pub const DRIFT: &str = "drift";
 pub const JOURNAL: &str = "journal";
 /// Checks added after a bundle's schema, run as advice.
 pub const LATER_CHECKS: &str = "later-checks";
+/// Where verify says that a bundle's times and losses were self-reported.
+pub const CLOCK: &str = "clock";
 
 /// Everything verification checks, as one report. `Err` only for unreadable input (no
 /// envelope); a bad bundle is a report with failed checks.
@@ -176,6 +178,19 @@ pub fn recompute(bundle: &Path, predicate: &Value) -> Vec<Check> {
     );
     if version < SummaryVersion::CURRENT {
         checks.push(later_checks(&inputs, version));
+    }
+    // A genuine bundle of self-reported figures is still not the harness's measurement:
+    // say so beside the verdict, as advice every reader of the report sees.
+    if recomputed.clock == Some(crate::command::Clock::SelfReported) {
+        let not_run: Vec<&str> = recomputed.not_run.iter().map(|n| n.name.as_str()).collect();
+        checks.push(Check::warn(
+            CLOCK,
+            Some(layout::SUMMARY),
+            format!(
+                "self-reported: the training times and losses are the submission's own log's (the referee checked each log against its wall time and for missing lines); checks not run: {}",
+                not_run.join(", ")
+            ),
+        ));
     }
     if let Some(signed) = predicate.get("drift") {
         checks.extend(recompute_drift(bundle, signed));

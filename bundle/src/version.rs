@@ -15,20 +15,28 @@ pub enum SummaryVersion {
     /// minimum detectable effect, the comparison kind in the verdict, stored times from
     /// another machine refused, and the signed journal (plan and run seals).
     V3,
+    /// Command submissions: `clock` (whose clock and loss the figures are), the
+    /// `command_log` check, and `not_run` for the checks a command's run cannot support.
+    V4,
 }
 
 impl SummaryVersion {
-    pub const ALL: [SummaryVersion; 3] =
-        [SummaryVersion::V1, SummaryVersion::V2, SummaryVersion::V3];
+    pub const ALL: [SummaryVersion; 4] = [
+        SummaryVersion::V1,
+        SummaryVersion::V2,
+        SummaryVersion::V3,
+        SummaryVersion::V4,
+    ];
 
     /// What this speedcert writes.
-    pub const CURRENT: SummaryVersion = SummaryVersion::V3;
+    pub const CURRENT: SummaryVersion = SummaryVersion::V4;
 
     pub fn schema(self) -> &'static str {
         match self {
             SummaryVersion::V1 => "speedcert/summary/v1",
             SummaryVersion::V2 => "speedcert/summary/v2",
             SummaryVersion::V3 => "speedcert/summary/v3",
+            SummaryVersion::V4 => "speedcert/summary/v4",
         }
     }
 

@@ -95,6 +95,7 @@ fn run(slot: &Slot, time_ms: f64, val: [f64; 4], track: &Track) -> (RunRecord, S
         language_seed: None,
         memory: None,
         devices: None,
+        command: None,
     };
     (record, StepLog { rows })
 }
@@ -142,6 +143,7 @@ fn bundle() -> (TempDir, BundleInputs, Summary) {
         attempt: None,
         builds: Vec::new(),
         language_seed: None,
+        commands: Vec::new(),
     };
     io::write_json(&root.join(layout::PLAN), &plan).unwrap();
     let shapes = [

@@ -238,6 +238,7 @@ pub fn run<B: AutodiffBackend, S: Submission<B>>(
         language_seed,
         memory: None,
         devices: Some(DEVICES_PER_RUN),
+        command: None,
     };
     let mut log = StepLog::default();
     let result = run_inner::<B, S>(track, device, opts, observer, &mut record, &mut log);

@@ -74,7 +74,7 @@ fn seal(bundle: &Path, index: usize) -> PathBuf {
 fn a_certification_is_sealed_paired_and_verifies() {
     let c = certified(&[]);
     let summary = json(&c.bundle.join(layout::SUMMARY));
-    assert_eq!(summary["schema"], "speedcert/summary/v3");
+    assert_eq!(summary["schema"], "speedcert/summary/v4");
     // The plan drew an order per pair and every slot was sealed.
     let plan = json(&c.bundle.join(layout::PLAN));
     let slots = plan["slots"].as_array().unwrap();

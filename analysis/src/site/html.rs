@@ -110,7 +110,7 @@ pub(super) fn certified_section(
                 "<tr data-status=\"certified\"><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"date\">{}</td><td><code title=\"attestation sha256 {}\">{}</code></td><td class=\"num\">{}</td><td class=\"num\">{}</td>{}<td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
                 r.number,
                 html_escape(&record_time_cell(r, unit)),
-                html_escape(&r.submission),
+                html_escape(&r.labelled_submission()),
                 html_escape(&r.date),
                 html_escape(&r.bundle_digest),
                 html_escape(&r.bundle),

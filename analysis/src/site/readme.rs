@@ -101,7 +101,7 @@ pub fn readme_markdown(tables: &Tables) -> Result<String> {
                 "| {} | {} | {} | {} | [{}]({}) | {} | {} | {} | {} | {} |",
                 r.number,
                 record_time_cell(r, unit),
-                md_cell(&r.submission),
+                md_cell(&r.labelled_submission()),
                 r.date,
                 md_cell(&r.bundle),
                 r.bundle,

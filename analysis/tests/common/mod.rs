@@ -307,6 +307,7 @@ pub fn write_bundle(records: &Path, spec: &BundleSpec, signer: &Signer) -> PathB
         attempt: spec.attempt.clone(),
         builds: Vec::new(),
         language_seed: None,
+        commands: Vec::new(),
     };
     io::write_json(&dir.join(layout::PLAN), &plan).unwrap();
     journal::seal_plan(&dir, &plan, std::slice::from_ref(signer)).unwrap();
@@ -381,6 +382,7 @@ pub fn write_bundle(records: &Path, spec: &BundleSpec, signer: &Signer) -> PathB
             language_seed: None,
             memory: None,
             devices: None,
+            command: None,
         };
         let run_dir = io::create_run_dir(&dir, slot.index).unwrap();
         io::write_run(&run_dir, &record, &log, None).unwrap();

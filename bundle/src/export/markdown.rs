@@ -79,6 +79,9 @@ pub fn to_markdown(s: &Summary) -> String {
         "- threshold: p < {}; bootstrap {} resamples, seed {}",
         s.threshold, s.bootstrap_resamples, s.bootstrap_seed
     );
+    if let Some(clock) = s.clock {
+        let _ = writeln!(out, "- clock: **{clock}** ({})", clock.label());
+    }
     let _ = writeln!(out, "- created: {} ({})\n", s.created_at, s.schema);
     if !r.failures.is_empty() {
         let _ = writeln!(out, "Failed runs:\n");
@@ -103,8 +106,67 @@ pub fn to_markdown(s: &Summary) -> String {
             );
         }
     }
+    speedrun_section(&mut out, s);
     checks_section(&mut out, s);
     out
+}
+
+/// The figures the speedrun asks of a record's pull request (its statistics.md): mean
+/// final loss with its one-sided t-test against the target, mean time and the change
+/// against the baseline, in one block to paste.
+fn speedrun_section(out: &mut String, s: &Summary) {
+    let _ = writeln!(
+        out,
+        "## For the pull request
+"
+    );
+    let _ = writeln!(out, "```");
+    match &s.loss {
+        Some(l) => {
+            let _ = writeln!(
+                out,
+                "val loss  mean {} over {} runs; one-sided t-test mean < {}: p = {}",
+                fmt_loss(l.mean),
+                l.n,
+                fmt_loss(s.target_val_loss),
+                opt(l.p_value, fmt_p)
+            );
+        }
+        None => {
+            let _ = writeln!(out, "val loss  no finished run");
+        }
+    }
+    if let Some(t) = &s.time {
+        let secs = |ms: f64| format!("{:.3} s", ms / 1e3);
+        let _ = writeln!(
+            out,
+            "time      mean {} over {} runs{}",
+            secs(t.candidate.mean_ms),
+            t.candidate.n,
+            t.baseline
+                .as_ref()
+                .map(|b| format!(
+                    "; baseline `{}` mean {} over {} runs",
+                    s.baseline_submission.as_deref().unwrap_or("baseline"),
+                    secs(b.mean_ms),
+                    b.n
+                ))
+                .unwrap_or_default()
+        );
+        if let (Some(c), Some(ci)) = (t.change_pct, t.ci95_change_pct) {
+            let _ = writeln!(
+                out,
+                "change    {c:+.2}% (95% CI {:+.2}% to {:+.2}%), p = {}",
+                ci[0],
+                ci[1],
+                opt(t.p_value, fmt_p)
+            );
+        }
+    }
+    if let Some(clock) = s.clock {
+        let _ = writeln!(out, "clock     {clock}: {}", clock.label());
+    }
+    let _ = writeln!(out, "```\n");
 }
 
 fn time_section(out: &mut String, s: &Summary, t: &TimeStats) {
@@ -233,6 +295,15 @@ fn checks_section(out: &mut String, s: &Summary) {
             (false, true) => "FAIL (unofficial)",
         };
         let _ = writeln!(out, "| {} | {} | {} |", c.name, result, cell(&c.detail));
+    }
+    if !s.not_run.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nChecks that could not run (the submission reported its own clock and loss):\n"
+        );
+        for n in &s.not_run {
+            let _ = writeln!(out, "- `{}`: {}", n.name, n.why);
+        }
     }
 }
 

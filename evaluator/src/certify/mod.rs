@@ -27,6 +27,7 @@ use speedcert_bundle::{journal, layout};
 use crate::envinfo::Environment;
 use crate::harness::{Role, RunEvent, RunRecord, RunStatus};
 use crate::outside::Built;
+use crate::outside::command::CommandFolder;
 use crate::registry::Registry;
 use crate::track::{DeviceKind, Track};
 use plan::{Plan, Slot, StoredBaseline, TimeBaseline};
@@ -63,6 +64,8 @@ pub struct Request<'a> {
     /// Submissions built from a folder for this certification (the candidate's and the
     /// baseline's when they are not built in), by the name in their manifests.
     pub built: Vec<Built>,
+    /// Command submissions read from a folder for this certification, by manifest name.
+    pub commands: Vec<CommandFolder>,
 }
 
 impl Request<'_> {
@@ -72,10 +75,17 @@ impl Request<'_> {
             .find(|b| b.runner.build.submission == name)
     }
 
+    fn command(&self, name: &str) -> Option<&CommandFolder> {
+        self.commands.iter().find(|c| c.spec.submission == name)
+    }
+
     /// The source digest of submission `name`: the folder's, or the built-in's.
     pub fn digest(&self, name: &str, registry: &Registry) -> Result<String, CertifyError> {
         if let Some(b) = self.built(name) {
             return Ok(b.runner.build.source_sha256.clone());
+        }
+        if let Some(c) = self.command(name) {
+            return Ok(c.spec.source_sha256.clone());
         }
         registry.get(name).map(|e| e.source_sha256()).ok_or_else(|| {
             CertifyError::Usage(format!(
@@ -133,10 +143,39 @@ pub fn prepare(
     let names: std::collections::BTreeSet<&str> =
         slots.iter().map(|s| s.submission.as_str()).collect();
     let builds = names
-        .into_iter()
+        .iter()
         .filter_map(|name| req.built(name))
         .map(|b| b.runner.build.clone())
         .collect();
+    let commands: Vec<_> = names
+        .iter()
+        .filter_map(|name| req.command(name))
+        .map(|c| c.spec.clone())
+        .collect();
+    // One clock per certification: a script's self-reported times are never compared
+    // with the harness's, nor with a stored record of the other kind.
+    if let Some(first) = commands.first()
+        && let Some(other) = names.iter().find(|n| req.command(n).is_none())
+    {
+        return Err(CertifyError::Usage(format!(
+            "`{other}` trains in the harness and {} is a command submission whose clock is self-reported: the two are never compared; certify a command against a command",
+            first.submission
+        )));
+    }
+    if let Some(stored) = &req.stored {
+        let record_clock = load_plan(Path::new(&stored.bundle))?.clock();
+        let ours = if commands.is_empty() {
+            speedcert_bundle::command::Clock::Harness
+        } else {
+            speedcert_bundle::command::Clock::SelfReported
+        };
+        if record_clock != ours {
+            return Err(CertifyError::Usage(format!(
+                "{}: the record's clock is {record_clock} and this certification's would be {ours}: times of the two kinds are never compared",
+                stored.bundle
+            )));
+        }
+    }
     let plan = Plan {
         schema: plan::PLAN_SCHEMA.to_owned(),
         track: req.track.spec.name.clone(),
@@ -158,7 +197,13 @@ pub fn prepare(
         schedule: Some(req.schedule),
         attempt: req.attempt.clone(),
         builds,
-        language_seed: secret_language(req.track),
+        // A command trains on data of its own: no secret language to give it.
+        language_seed: if commands.is_empty() {
+            secret_language(req.track)
+        } else {
+            None
+        },
+        commands,
     };
     // Written into a temp folder beside `dir`, then renamed into place: a kill at any
     // instant leaves either no bundle or one with its plan, which `--resume` continues.
@@ -196,6 +241,21 @@ pub fn prepare(
                 "{}: changed after its runner was built (source digest {} then, {shipped} now); certify again",
                 dir.display(),
                 b.source_sha256
+            )));
+        }
+    }
+    for c in &plan.commands {
+        let dir = &req
+            .command(&c.submission)
+            .expect("commands come from req.commands")
+            .dir;
+        let shipped = speedcert_bundle::source::ship(staged, dir)
+            .map_err(|e| CertifyError::Usage(e.to_string()))?;
+        if shipped != c.source_sha256 {
+            return Err(CertifyError::Usage(format!(
+                "{}: changed after it was read (source digest {} then, {shipped} now); certify again",
+                dir.display(),
+                c.source_sha256
             )));
         }
     }
@@ -277,6 +337,17 @@ pub fn run_slot(
     signers: &[speedcert_attest::Signer],
 ) -> Result<RunRecord, CertifyError> {
     let run_dir = bundle::create_run_dir(dir, slot.index)?;
+    if let Some(spec) = plan
+        .commands
+        .iter()
+        .find(|c| c.submission == slot.submission)
+    {
+        observer.started(slot);
+        let record = run_command_slot(dir, plan, slot, spec, timeout)?;
+        journal::seal_run(dir, plan, slot.index, signers)?;
+        observer.finished(slot, &record);
+        return Ok(record);
+    }
     let stderr_path = run_dir.join(layout::STDERR);
     let stderr = std::fs::File::create(&stderr_path).map_err(bundle::io(&stderr_path))?;
     // A submission built from a folder runs as its runner, fenced; a built-in one as this
@@ -382,6 +453,79 @@ pub fn run_slot(
     Ok(record)
 }
 
+/// One run of a command submission (`outside::command::run`) in a fresh copy of the
+/// source this bundle ships: its log is kept as train.log, and its run.json takes the
+/// training time, steps and loss from that log ([`speedcert_bundle::command::read_log`])
+/// and the wall time, exit code and GPU telemetry from the referee.
+fn run_command_slot(
+    dir: &Path,
+    plan: &Plan,
+    slot: &Slot,
+    spec: &speedcert_bundle::command::CommandSpec,
+    timeout: Duration,
+) -> Result<RunRecord, CertifyError> {
+    let run_dir = layout::run_dir(dir, slot.index);
+    let source = layout::source_dir(dir, &spec.source_sha256);
+    let sampler = crate::telemetry::gpu::GpuSampler::for_device(plan.device);
+    let outcome = crate::outside::command::run(
+        spec,
+        &source,
+        &crate::outside::command::RunEnv {
+            seed: slot.seed,
+            run_index: slot.index,
+            role: slot.role.as_str(),
+        },
+        timeout,
+        &run_dir.join(layout::STDOUT),
+        &run_dir.join(layout::STDERR),
+    )
+    .map_err(|e| CertifyError::Record {
+        path: source.clone(),
+        message: e.to_string(),
+    })?;
+    let gpu = sampler.stop();
+    bundle::write_bytes(&run_dir.join(layout::TRAIN_LOG), &outcome.log)?;
+    let mut record = failed_record(dir, plan, slot, String::new())?;
+    let text = String::from_utf8_lossy(&outcome.log);
+    let read = speedcert_bundle::command::read_log(
+        &text,
+        outcome.command.wall_time_ms,
+        record.target_val_loss,
+    );
+    match (outcome.failure, read) {
+        (None, Ok(f)) => {
+            record.status = RunStatus::Ok;
+            record.failure = None;
+            record.steps = f.steps;
+            record.train_time_ms = f.train_time_ms;
+            record.final_val_loss = Some(f.final_val_loss);
+            record.time_to_target_ms = f.time_to_target_ms;
+            record.reached_target = f.final_val_loss <= record.target_val_loss;
+        }
+        (Some(why), _) => record.failure = Some(why),
+        (None, Err(why)) => record.failure = Some(format!("{}: {why}", layout::TRAIN_LOG)),
+    }
+    let track = Track::load(&dir.join(layout::TRACK)).map_err(|e| CertifyError::Record {
+        path: dir.join(layout::TRACK),
+        message: e.to_string(),
+    })?;
+    let pins = speedcert_bundle::env::check_run_pins(
+        &track.spec.hardware,
+        &record.env,
+        plan.device,
+        record.trained_devices(),
+    );
+    record.official = pins.iter().all(|p| p.passed);
+    record.throttled = gpu.throttled();
+    record.command = Some(outcome.command);
+    Ok(bundle::write_run(
+        &run_dir,
+        &record,
+        &StepLog::default(),
+        Some(&gpu.to_csv()),
+    )?)
+}
+
 fn child_exit_reason(status: &std::process::ExitStatus) -> String {
     #[cfg(unix)]
     {
@@ -414,6 +558,15 @@ fn failed_record(
         Role::Candidate => plan.submission_sha256.clone(),
         Role::Baseline => plan.baseline_submission_sha256.clone().unwrap_or_default(),
     };
+    // A command's run keeps the command section even when it never ran (its log empty).
+    let command =
+        plan.command_of(&submission_sha256)
+            .map(|_| speedcert_bundle::command::CommandRun {
+                wall_time_ms: 0.0,
+                exit_code: None,
+                log_sha256: speedcert_fsio::sha256_bytes(b""),
+                versions: None,
+            });
     Ok(RunRecord {
         schema: crate::harness::RUN_SCHEMA.to_owned(),
         track: track.spec.name.clone(),
@@ -451,6 +604,7 @@ fn failed_record(
         language_seed: plan.language_seed,
         memory: None,
         devices: None,
+        command,
     })
 }
 
@@ -483,6 +637,9 @@ fn write_failed(
 ) -> Result<RunRecord, CertifyError> {
     let run_dir = bundle::create_run_dir(dir, slot.index)?;
     let record = failed_record(dir, plan, slot, reason)?;
+    if record.command.is_some() {
+        bundle::write_bytes(&run_dir.join(layout::TRAIN_LOG), b"")?;
+    }
     Ok(bundle::write_run(
         &run_dir,
         &record,

@@ -38,6 +38,9 @@ pub fn render(s: &Summary) -> String {
         _ => " (no baseline)".to_owned(),
     };
     let _ = writeln!(out, "{} · {}{against}", s.track, s.submission);
+    if let Some(clock @ speedcert_bundle::command::Clock::SelfReported) = s.clock {
+        let _ = writeln!(out, "  {:<10} {}", "clock", clock.label());
+    }
     if let Some(t) = &s.time {
         let _ = writeln!(out, "{}", sample_line("time", &t.candidate));
         if let Some(b) = &t.baseline {
@@ -139,6 +142,13 @@ pub fn render(s: &Summary) -> String {
             if c.passed { "ok" } else { "FAIL" },
             c.name,
             c.detail
+        );
+    }
+    for n in &s.not_run {
+        let _ = writeln!(
+            out,
+            "  {:<10} {:<4} {:<20} {}",
+            "check", "n/a", n.name, n.why
         );
     }
     out.push_str(&render_capabilities(&s.capabilities));

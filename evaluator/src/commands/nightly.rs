@@ -214,6 +214,7 @@ fn rerun(
         .runs
         .unwrap_or(sel.track.spec.certification.runs)
         .max(2);
+    let folders = crate::commands::submission::build_record(&sel.record_dir, &sel.track, registry)?;
     let req = Request {
         track: &sel.track,
         submission: &sel.stored.submission,
@@ -224,9 +225,8 @@ fn rerun(
         device: choose_device(args.device, &sel.track, env),
         schedule: certify::Schedule::Sequential,
         attempt: None,
-        built: crate::commands::submission::build_record(&sel.record_dir, &sel.track, registry)?
-            .into_iter()
-            .collect(),
+        built: folders.built,
+        commands: folders.commands,
     };
     let plan = certify::prepare(&dir, &req, registry, env, signers)?;
     bundle::write_json(

@@ -87,6 +87,12 @@ pub fn choose_device(arg: DeviceArg, track: &Track, env: &Environment) -> Device
 pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
     let track = Track::resolve(&args.track, &track::default_track_dirs())?;
     if let Some(dir) = crate::outside::manifest::as_folder(&args.submission) {
+        if crate::outside::command::is_command(&dir) {
+            anyhow::bail!(
+                "{}: a command submission (speedcert.toml) is run by `speedcert certify`, which times it and reads its log; to try the script, run its command yourself",
+                dir.display()
+            );
+        }
         return run_folder(&dir, &args, &track, registry);
     }
     let language_seed = if args.secret_language {

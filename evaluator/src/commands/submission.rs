@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::{code, exit};
+use crate::outside::command::{self, CommandFolder};
 use crate::outside::{BuildSettings, scaffold};
 use crate::registry::Registry;
 use crate::track::{self, Track};
@@ -57,38 +58,83 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `--submission`/`--baseline` as given: a built-in's name stays a name; a folder is
-/// built now, before anything is written, and named by its manifest.
+/// The submissions of one certification that come from folders: crates built into
+/// runners, and command submissions read and digested.
+#[derive(Default)]
+pub(crate) struct Folders {
+    pub built: Vec<crate::outside::Built>,
+    pub commands: Vec<CommandFolder>,
+}
+
+impl Folders {
+    pub fn extend(&mut self, other: Folders) {
+        self.built.extend(other.built);
+        self.commands.extend(other.commands);
+    }
+
+    /// The source digest the folder of submission `name` has now, if it is a folder.
+    pub fn digest(&self, name: &str) -> Option<(&std::path::Path, &str)> {
+        self.built
+            .iter()
+            .filter(|b| b.runner.build.submission == name)
+            .map(|b| (b.dir.as_path(), b.runner.build.source_sha256.as_str()))
+            .chain(
+                self.commands
+                    .iter()
+                    .filter(|c| c.spec.submission == name)
+                    .map(|c| (c.dir.as_path(), c.spec.source_sha256.as_str())),
+            )
+            .next()
+    }
+}
+
+/// `--submission`/`--baseline` as given: a built-in's name stays a name; a crate folder
+/// is built now, before anything is written, and a command folder (with speedcert.toml)
+/// read and digested; either is named by its manifest.
 pub(crate) fn resolve(
     value: &str,
     track: &Track,
     registry: &Registry,
-    built: &mut Vec<crate::outside::Built>,
+    folders: &mut Folders,
 ) -> anyhow::Result<String> {
     let Some(dir) = crate::outside::manifest::as_folder(value) else {
         return Ok(value.to_owned());
     };
+    if command::is_command(&dir) {
+        let c = command::read_folder(&dir, &track.spec.name, &registry.names())?;
+        let name = c.spec.submission.clone();
+        folders.commands.push(c);
+        return Ok(name);
+    }
     let b = build(&dir, track, registry)?;
     let name = b.runner.build.submission.clone();
-    built.push(b);
+    folders.built.push(b);
     Ok(name)
 }
 
-/// The runner of a record's submission when the record was built from a folder: rebuilt
-/// from the source its bundle ships, so rerunning a record needs no code in any binary.
-/// `None` for a built-in submission.
+/// A record's submission when it came from a folder, from the source its bundle ships: a
+/// crate's runner rebuilt, or a command read again, so rerunning a record needs no code
+/// in any binary. Empty for a built-in submission.
 pub(crate) fn build_record(
     record: &std::path::Path,
     track: &Track,
     registry: &Registry,
-) -> anyhow::Result<Option<crate::outside::Built>> {
+) -> anyhow::Result<Folders> {
     let plan = crate::certify::load_plan(record)?;
-    plan.build_of(&plan.submission_sha256)
-        .map(|b| {
-            let dir = speedcert_bundle::layout::source_dir(record, &b.source_sha256);
-            build(&dir, track, registry)
-        })
-        .transpose()
+    let mut folders = Folders::default();
+    if let Some(b) = plan.build_of(&plan.submission_sha256) {
+        let dir = speedcert_bundle::layout::source_dir(record, &b.source_sha256);
+        folders.built.push(build(&dir, track, registry)?);
+    }
+    if let Some(c) = plan.command_of(&plan.submission_sha256) {
+        let dir = speedcert_bundle::layout::source_dir(record, &c.source_sha256);
+        folders.commands.push(command::read_folder(
+            &dir,
+            &track.spec.name,
+            &registry.names(),
+        )?);
+    }
+    Ok(folders)
 }
 
 /// Builds the runner of the folder `dir`, with a spinner showing the compiler's progress.

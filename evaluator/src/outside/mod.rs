@@ -2,8 +2,11 @@
 //! `speedcert-sdk`. The referee reads its [`manifest`], digests and copies its source
 //! (`speedcert_bundle::source`), generates the runner's `main` and builds it with its
 //! own lock file and toolchain ([`runner`]); every run is that runner as a fenced child
-//! process (`speedcert run --fence`). [`scaffold`] writes a new one.
+//! process (`speedcert run --fence`). [`scaffold`] writes a new one. A folder with
+//! `speedcert.toml` instead is a [`command`] submission: a script run as it is, whose log
+//! reports its own clock and loss.
 
+pub mod command;
 pub mod manifest;
 pub mod runner;
 pub mod scaffold;

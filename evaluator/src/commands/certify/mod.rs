@@ -159,14 +159,14 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
     let track = Track::resolve(&name, &track::default_track_dirs())?;
     // A folder is built before anything is written: a crate that does not compile, or
     // whose manifest is for another track, leaves no bundle.
-    let mut built = Vec::new();
+    let mut folders = crate::commands::submission::Folders::default();
     let submission = crate::commands::submission::resolve(
         args.submission
             .as_deref()
             .expect("clap requires --submission"),
         &track,
         registry,
-        &mut built,
+        &mut folders,
     )?;
 
     let has_plan = out.join(layout::PLAN).is_file();
@@ -174,17 +174,15 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
         let lock = lock_bundle(&out)?;
         let plan = certify::load_plan(&out)?;
         certify::check_seals(&out)?;
-        if let Some(b) = built
-            .iter()
-            .find(|b| b.runner.build.submission == submission)
-            .filter(|b| b.runner.build.source_sha256 != plan.submission_sha256)
+        if let Some((dir, now)) = folders
+            .digest(&submission)
+            .filter(|(_, now)| *now != plan.submission_sha256)
         {
             bail!(
-                "{}: the bundle was planned for {submission} with source {}, but {} now digests to {}; refusing to mix them",
+                "{}: the bundle was planned for {submission} with source {}, but {} now digests to {now}; refusing to mix them",
                 out.display(),
                 plan.submission_sha256,
-                b.dir.display(),
-                b.runner.build.source_sha256
+                dir.display(),
             );
         }
         if plan.track_sha256 != track.sha256() || plan.submission != submission {
@@ -247,7 +245,7 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
                 })?;
                 let stored = certify::stored_baseline(record, &trust)?;
                 if args.baseline_runs != Some(0) {
-                    built.extend(crate::commands::submission::build_record(
+                    folders.extend(crate::commands::submission::build_record(
                         record, &track, registry,
                     )?);
                 }
@@ -262,7 +260,7 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
                     args.baseline.as_deref().unwrap_or(DEFAULT_BASELINE),
                     &track,
                     registry,
-                    &mut built,
+                    &mut folders,
                 )?),
                 None,
             ),
@@ -281,7 +279,8 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
                 Schedule::Sequential
             },
             attempt: None,
-            built,
+            built: folders.built,
+            commands: folders.commands,
         };
         let plan = match &args.ledger {
             Some(path) => {
