@@ -554,8 +554,17 @@ fn identity(plan: &Plan, env: &Environment, runs: &[RunRecord]) -> CheckResult {
 /// written from the same f64s, and both formats round-trip them exactly).
 const SAME: f64 = 1e-9;
 
-fn same(a: f64, b: f64) -> bool {
+pub(crate) fn same(a: f64, b: f64) -> bool {
     (a - b).abs() <= SAME * a.abs().max(b.abs()).max(1.0)
+}
+
+/// [`same`] for figures that may be absent: both absent, or both present and the same.
+pub(crate) fn same_opt(a: Option<f64>, b: Option<f64>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => same(a, b),
+        _ => false,
+    }
 }
 
 /// Why one finished run's step log disagrees with its run.json, if it does: the log must
@@ -605,12 +614,7 @@ pub fn step_log_problem(r: &RunRecord, log: &StepLog, target: f64) -> Option<Str
         .iter()
         .find(|row| row.val_loss.is_some_and(|l| l <= target))
         .map(|row| row.train_time_ms);
-    let agrees = match (first_at_target, r.time_to_target_ms) {
-        (None, None) => true,
-        (Some(a), Some(b)) => same(a, b),
-        _ => false,
-    };
-    (!agrees).then(|| {
+    (!same_opt(first_at_target, r.time_to_target_ms)).then(|| {
         format!(
             "the log first reaches the target at {first_at_target:?} ms, run.json's time_to_target_ms is {:?}",
             r.time_to_target_ms

@@ -187,7 +187,7 @@ pub fn log_problem(r: &RunRecord, text: &str, target: f64) -> Option<String> {
         Ok(f) => f,
         Err(e) => return Some(e),
     };
-    let same = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0);
+    use crate::checks::{same, same_opt};
     let mut out = Vec::new();
     if figures.steps != r.steps {
         out.push(format!("steps {} (the log has {})", r.steps, figures.steps));
@@ -207,12 +207,7 @@ pub fn log_problem(r: &RunRecord, text: &str, target: f64) -> Option<String> {
             r.final_val_loss, figures.final_val_loss
         ));
     }
-    let tt_agrees = match (figures.time_to_target_ms, r.time_to_target_ms) {
-        (None, None) => true,
-        (Some(a), Some(b)) => same(a, b),
-        _ => false,
-    };
-    if !tt_agrees {
+    if !same_opt(figures.time_to_target_ms, r.time_to_target_ms) {
         out.push(format!(
             "time_to_target_ms {:?} (the log has {:?})",
             r.time_to_target_ms, figures.time_to_target_ms

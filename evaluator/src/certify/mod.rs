@@ -228,34 +228,29 @@ pub fn prepare(
     )?;
     bundle::write_json(&staged.join(layout::ENV), env)?;
     // The code that will run, as it was digested: a folder edited since its runner was
-    // built no longer has the planned digest and is refused here.
-    for b in &plan.builds {
-        let dir = &req
-            .built(&b.submission)
-            .expect("builds come from req.built")
-            .dir;
+    // built (or its command read) no longer has the planned digest and is refused here.
+    let folders = plan
+        .builds
+        .iter()
+        .map(|b| {
+            let built = req
+                .built(&b.submission)
+                .expect("builds come from req.built");
+            (&built.dir, &b.source_sha256, "its runner was built")
+        })
+        .chain(plan.commands.iter().map(|c| {
+            let read = req
+                .command(&c.submission)
+                .expect("commands come from req.commands");
+            (&read.dir, &c.source_sha256, "it was read")
+        }));
+    for (dir, digest, when) in folders {
         let shipped = speedcert_bundle::source::ship(staged, dir)
             .map_err(|e| CertifyError::Usage(e.to_string()))?;
-        if shipped != b.source_sha256 {
+        if &shipped != digest {
             return Err(CertifyError::Usage(format!(
-                "{}: changed after its runner was built (source digest {} then, {shipped} now); certify again",
+                "{}: changed after {when} (source digest {digest} then, {shipped} now); certify again",
                 dir.display(),
-                b.source_sha256
-            )));
-        }
-    }
-    for c in &plan.commands {
-        let dir = &req
-            .command(&c.submission)
-            .expect("commands come from req.commands")
-            .dir;
-        let shipped = speedcert_bundle::source::ship(staged, dir)
-            .map_err(|e| CertifyError::Usage(e.to_string()))?;
-        if shipped != c.source_sha256 {
-            return Err(CertifyError::Usage(format!(
-                "{}: changed after it was read (source digest {} then, {shipped} now); certify again",
-                dir.display(),
-                c.source_sha256
             )));
         }
     }
