@@ -162,20 +162,6 @@ pub fn prepare(
             first.submission
         )));
     }
-    if let Some(stored) = &req.stored {
-        let record_clock = load_plan(Path::new(&stored.bundle))?.clock();
-        let ours = if commands.is_empty() {
-            speedcert_bundle::command::Clock::Harness
-        } else {
-            speedcert_bundle::command::Clock::SelfReported
-        };
-        if record_clock != ours {
-            return Err(CertifyError::Usage(format!(
-                "{}: the record's clock is {record_clock} and this certification's would be {ours}: times of the two kinds are never compared",
-                stored.bundle
-            )));
-        }
-    }
     let plan = Plan {
         schema: plan::PLAN_SCHEMA.to_owned(),
         track: req.track.spec.name.clone(),
@@ -205,6 +191,15 @@ pub fn prepare(
         },
         commands,
     };
+    if let Some(stored) = &req.stored {
+        let (record_clock, ours) = (load_plan(Path::new(&stored.bundle))?.clock(), plan.clock());
+        if record_clock != ours {
+            return Err(CertifyError::Usage(format!(
+                "{}: the record's clock is {record_clock} and this certification's would be {ours}: times of the two kinds are never compared",
+                stored.bundle
+            )));
+        }
+    }
     // Written into a temp folder beside `dir`, then renamed into place: a kill at any
     // instant leaves either no bundle or one with its plan, which `--resume` continues.
     let parent = match dir.parent() {
