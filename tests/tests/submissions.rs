@@ -308,6 +308,17 @@ fn a_fenced_run_cannot_reach_the_network_or_read_outside_its_data() {
             let r = fenced_run(submission, &dir.path().join(out), &[(var, value)], uid);
             assert_eq!(r["status"], "failed", "{r}");
             assert!(r["failure"].as_str().unwrap().contains(&words), "{r}");
+            if submission == "opens-socket" {
+                // Refused by seccomp when the socket is made (EPERM), before Landlock
+                // (EACCES) or the empty namespace (ENETUNREACH) would refuse the connect.
+                assert!(
+                    r["failure"]
+                        .as_str()
+                        .unwrap()
+                        .contains("Operation not permitted (os error 1)"),
+                    "{r}"
+                );
+            }
         }
 
         // An honest run trains in the same fence, and says which fences held.
@@ -316,6 +327,7 @@ fn a_fenced_run_cannot_reach_the_network_or_read_outside_its_data() {
         let fences = r["fences"].as_array().unwrap();
         assert!(fences.iter().any(|f| f == "network-namespace"), "{r}");
         assert!(fences.iter().any(|f| f == "landlock-filesystem"), "{r}");
+        assert!(fences.iter().any(|f| f == "seccomp"), "{r}");
         // Its own binary stays readable: run.json names it for the identity check.
         assert_eq!(
             r["env"]["binary_sha256"].as_str().map(str::len),
