@@ -276,6 +276,9 @@ pub struct Submission<'a> {
     pub bundle: &'a Path,
     /// Signing keys: the array tasks seal their runs with them, the collect job signs.
     pub keys: &'a [PathBuf],
+    /// The attempt ledger the certification started in: the collect job appends its
+    /// `finished` line, as a local certification does when it ends.
+    pub ledger: Option<&'a Path>,
     /// Slot indices to run, one array task each.
     pub tasks: &'a [usize],
     /// The track's `certification.run_timeout_s`.
@@ -350,6 +353,9 @@ impl Submission<'_> {
             sh_quote(&self.bundle.to_string_lossy())
         );
         s += &self.key_args();
+        if let Some(ledger) = self.ledger {
+            s += &format!(" --ledger {}", sh_quote(&ledger.to_string_lossy()));
+        }
         s
     }
 
@@ -578,6 +584,7 @@ mod tests {
             exe: Path::new("/opt/speedcert/bin/speedcert"),
             bundle: Path::new("/shared/b%1"),
             keys,
+            ledger: Some(Path::new("/shared/records/ledger.jsonl")),
             tasks: &[0, 1, 2],
             run_timeout_s: 600,
             options,
@@ -614,7 +621,7 @@ mod tests {
         assert!(collect.contains("#SBATCH --time=15\n"));
         assert!(collect.contains("#SBATCH --output=/shared/b%%1.slurm/collect-%j.out"));
         assert!(
-            collect.contains("--collect '/shared/b%1' --key '/keys/it'\\''s.pem'"),
+            collect.contains("--collect '/shared/b%1' --key '/keys/it'\\''s.pem' --ledger /shared/records/ledger.jsonl"),
             "{collect}"
         );
     }

@@ -357,6 +357,51 @@ fn the_ledger_counts_attempts_of_one_submission() {
     assert!(read.lines[1].entry.verdict.is_some());
     let trust = speedcert_attest::TrustStore::load(&public).unwrap();
     assert!(read.signature_problems(&trust, 1).is_empty());
+    // `--collect` with the ledger appends the end once (the Slurm collect job does this),
+    // and never to a ledger that did not see the start.
+    let collect = |ledger: &Path| {
+        speedcert()
+            .args(["certify", "--collect"])
+            .arg(dir.path().join("attempt-2"))
+            .arg("--key")
+            .arg(&key)
+            .arg("--ledger")
+            .arg(ledger)
+            .output()
+            .unwrap()
+    };
+    let out = collect(&ledger);
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(3)),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("already holds the `finished` line"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        speedcert_bundle::ledger::Ledger::read(&ledger)
+            .unwrap()
+            .lines
+            .len(),
+        4
+    );
+    let elsewhere = dir.path().join("other-ledger.jsonl");
+    let out = collect(&elsewhere);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("holds no `started` line"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        speedcert_bundle::ledger::Ledger::read(&elsewhere)
+            .unwrap()
+            .lines
+            .is_empty()
+    );
     // An edited line breaks the chain, named by line.
     let text = std::fs::read_to_string(&ledger).unwrap();
     let mut lines: Vec<&str> = text.lines().collect();

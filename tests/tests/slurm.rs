@@ -1,6 +1,7 @@
 //! `certify --slurm` against a real one-node Slurm (tests/slurm/cluster.sh): the array
 //! runs the planned runs, the dependent job collects and signs, and the bundle is the
-//! one a local certification writes; a cancelled array task is signed as a failed run.
+//! one a local certification writes, with its attempt in the ledger from start to end; a
+//! cancelled array task is signed as a failed run.
 //!
 //! Skips (printing "skipped: ...") only where Slurm is not installed and cannot be
 //! installed; under CI=true a Slurm that is installed but will not start fails.
@@ -136,7 +137,13 @@ fn an_array_certification_is_the_bundle_a_local_one_writes() {
     let dir = tempfile::tempdir().unwrap();
     let (key, public) = keygen(dir.path());
     let bundle = dir.path().join("slurm");
-    let out = certify(cluster.speedcert(), &key, &bundle, &["--slurm", "--wait"]);
+    let ledger = dir.path().join("records").join("ledger.jsonl");
+    let out = certify(
+        cluster.speedcert(),
+        &key,
+        &bundle,
+        &["--slurm", "--wait", "--ledger", ledger.to_str().unwrap()],
+    );
     let logs = dir.path().join("slurm.slurm");
     let s = json(&bundle.join("summary.json"));
     // The same report and exit code as a local certification.
@@ -174,6 +181,16 @@ fn an_array_certification_is_the_bundle_a_local_one_writes() {
         3
     );
     assert_eq!(verify(&bundle, &public).status.code(), Some(0));
+    // The attempt is in the ledger from start to end: the collect job appended the end.
+    let read = speedcert_bundle::ledger::Ledger::read(&ledger).unwrap();
+    assert!(read.problems.is_empty(), "{:?}", read.problems);
+    use speedcert_bundle::ledger::Event::{Finished, Started};
+    let events: Vec<_> = read.lines.iter().map(|l| l.entry.event).collect();
+    assert_eq!(events, [Started, Finished]);
+    assert_eq!(
+        serde_json::to_value(read.lines[1].entry.verdict).unwrap(),
+        s["verdict"]
+    );
 
     // The Slurm side: scripts, ids and a log per task, all beside the bundle.
     let slurm_files = files(&logs);

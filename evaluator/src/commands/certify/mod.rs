@@ -64,7 +64,8 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
     pub device: DeviceArg,
     /// The certifier's attempt ledger (records/ledger.jsonl for official records): the
-    /// certification is appended, signed, when it starts and when it ends, and its plan
+    /// certification is appended, signed, when it starts and when it ends (under --slurm
+    /// the collect job appends the end; so does `--collect` given the ledger), and its plan
     /// records its attempt number, so the records table can show the tries behind a record.
     #[arg(long, value_name = "FILE", conflicts_with = "run_slot")]
     pub ledger: Option<PathBuf>,
@@ -152,7 +153,11 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
                 r.failure.as_deref().unwrap_or("no run.json")
             );
         }
-        return finish(bundle, &signers, args.json);
+        let code = finish(bundle, &signers, args.json)?;
+        if let Some(path) = &args.ledger {
+            append_finished(path, &plan, bundle, &signers)?;
+        }
+        return Ok(code);
     }
     let out = args.out.clone().expect("clap requires --out");
     let name = args.track.clone().expect("clap requires --track");
@@ -325,12 +330,47 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
     progress.done();
     let code = finish(&out, &signers, args.json)?;
     if let Some(path) = &args.ledger {
-        let summary: Summary = speedcert_bundle::io::read_json(&out.join(layout::SUMMARY))?;
-        let mut e = ledger_entry(&plan, &out, Event::Finished)?;
-        e.verdict = Some(summary.verdict);
-        speedcert_bundle::ledger::LedgerWriter::open(path)?.append(e, &signers)?;
+        append_finished(path, &plan, &out, &signers)?;
     }
     Ok(code)
+}
+
+/// Appends the `finished` line of the signed certification in `out`, with its verdict:
+/// a local certification when its runs end, the collect job of a Slurm one.
+fn append_finished(
+    ledger: &Path,
+    plan: &certify::plan::Plan,
+    out: &Path,
+    signers: &[speedcert_attest::Signer],
+) -> anyhow::Result<()> {
+    let summary: Summary = speedcert_bundle::io::read_json(&out.join(layout::SUMMARY))?;
+    let mut e = ledger_entry(plan, out, Event::Finished)?;
+    e.verdict = Some(summary.verdict);
+    let mut writer = speedcert_bundle::ledger::LedgerWriter::open(ledger)?;
+    // A finished line without its started line would count an attempt nobody began.
+    if writer.ledger.started(&e.plan_sha256).is_none() {
+        bail!(
+            "--ledger {}: holds no `started` line for {} (plan.json sha256 {}): the certification was started with another ledger or none, so no `finished` line is appended; the bundle is signed",
+            ledger.display(),
+            out.display(),
+            e.plan_sha256
+        );
+    }
+    if writer
+        .ledger
+        .lines
+        .iter()
+        .any(|l| l.entry.event == Event::Finished && l.entry.plan_sha256 == e.plan_sha256)
+    {
+        eprintln!(
+            "--ledger {}: already holds the `finished` line of {}; nothing appended",
+            ledger.display(),
+            out.display()
+        );
+        return Ok(());
+    }
+    writer.append(e, signers)?;
+    Ok(())
 }
 
 /// A ledger line about the certification in `out`.

@@ -97,6 +97,15 @@ pub(super) fn submit(
                 .with_context(|| format!("--key {}: cannot resolve its path", k.display()))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    // The ledger holds this attempt's `started` line by now, so it resolves.
+    let ledger = args
+        .ledger
+        .as_deref()
+        .map(|l| {
+            l.canonicalize()
+                .with_context(|| format!("--ledger {}: cannot resolve its path", l.display()))
+        })
+        .transpose()?;
     let exe = std::env::current_exe()
         .and_then(|e| e.canonicalize())
         .context("cannot find the running speedcert binary for the jobs to run")?;
@@ -130,6 +139,7 @@ pub(super) fn submit(
         exe: &exe,
         bundle: &bundle,
         keys: &key_paths,
+        ledger: ledger.as_deref(),
         tasks: &tasks,
         run_timeout_s,
         options: &options,
