@@ -4,7 +4,10 @@
 //! - `SPEEDCERT_GIT_REV`: `$SPEEDCERT_GIT_REV` when set and non-empty (the Nix flake passes
 //!   `self.rev` or `self.dirtyRev`); else `git rev-parse HEAD` of the git repository whose top
 //!   level is this workspace, with `-dirty` appended when `git status --porcelain` is non-empty;
-//!   else `unknown` (no git, no commit yet, or a source tree without `.git`).
+//!   else `unknown` (no git, no commit yet, or a source tree without `.git`). The script
+//!   reruns when the git index or HEAD moves and when a source of the crates this binary
+//!   is built from changes (an edit that is never `git add`ed leaves the index alone, and
+//!   the flag must follow the sources the binary was compiled from).
 //! - `SPEEDCERT_CARGO_LOCK_SHA256`: hex SHA-256 of the workspace `Cargo.lock`, or `unknown`.
 //! - `SPEEDCERT_SOURCE_NAR_HASH`: `$SPEEDCERT_SOURCE_NAR_HASH` (the flake's `self.narHash`) or
 //!   empty, which `Provenance` reads as `None`.
@@ -161,6 +164,7 @@ fn git_revision(workspace_root: &Path) -> Option<String> {
     if rev.is_empty() {
         return None;
     }
+    watch_sources(workspace_root);
     let dirty = git(workspace_root, &["status", "--porcelain"]).map(|s| !s.trim().is_empty());
     Some(match dirty {
         Some(true) => format!("{rev}-dirty"),
@@ -168,6 +172,32 @@ fn git_revision(workspace_root: &Path) -> Option<String> {
         // Status unreadable: say so rather than claim a clean tree.
         None => format!("{rev}-dirty"),
     })
+}
+
+/// Watches the sources of the workspace's path crates (`[workspace.dependencies]` entries
+/// with a `path`: the crates a speedcert binary is built from, not tests/ or docs/) and
+/// the vendored crates, so that editing one reruns this script and refreshes `-dirty`.
+fn watch_sources(workspace_root: &Path) {
+    let manifest = workspace_root.join("Cargo.toml");
+    let Ok(text) = fs::read_to_string(&manifest) else {
+        return;
+    };
+    let Ok(value) = text.parse::<toml::Table>() else {
+        return;
+    };
+    let crates = value
+        .get("workspace")
+        .and_then(|w| w.get("dependencies"))
+        .and_then(|d| d.as_table())
+        .into_iter()
+        .flat_map(|d| d.values())
+        .filter_map(|dep| dep.get("path").and_then(|p| p.as_str()));
+    for dir in crates {
+        let dir = workspace_root.join(dir);
+        watch(&dir.join("src"));
+        watch(&dir.join("Cargo.toml"));
+    }
+    watch(&workspace_root.join("vendor"));
 }
 
 fn watch(path: &Path) {

@@ -129,6 +129,29 @@ SCHEDULE = {
 }
 
 
+# Folders the fence lets every run read (evaluator/src/fence.rs SYSTEM_READ).
+SYSTEM_READ = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc", "/sys",
+               "/dev", "/nix/store")
+
+
+def readable(extra):
+    """The manifest's `read`: `extra` and this Python's prefix and package folders, each
+    absolute and existing, minus those under the system folders the fence already opens."""
+    import site
+    dirs = list(extra) + [sys.prefix, sys.exec_prefix] + site.getsitepackages()
+    dirs.append(site.getusersitepackages())
+    dirs += [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    out = []
+    for d in dirs:
+        d = os.path.realpath(d)
+        if not os.path.isdir(d) or d in out:
+            continue
+        if any(d == s or d.startswith(s + "/") for s in SYSTEM_READ):
+            continue
+        out.append(d)
+    return out
+
+
 def stage(args):
     os.makedirs(args.out, exist_ok=False)
     for f in SOURCES:
@@ -138,6 +161,9 @@ def stage(args):
     manifest, n = re.subn(r"--nproc_per_node=\d+", f"--nproc_per_node={args.nproc}", manifest)
     if n != 1:
         raise SystemExit(f"{args.template}: {n} --nproc_per_node= settings, expected 1")
+    read = readable(args.read)
+    manifest = manifest.rstrip("\n") + "\n# Folders the fenced run may read besides the system ones (prepare.py stage).\n"
+    manifest += "read = [" + ", ".join(json.dumps(d) for d in read) + "]\n"
     with open(os.path.join(args.out, "speedcert.toml"), "w") as f:
         f.write(manifest)
     if args.steps:
@@ -211,6 +237,8 @@ def main():
     a.add_argument("--steps", type=int, default=0)
     a.add_argument("--extension", type=int, default=2)
     a.add_argument("--val-tokens", type=int, default=2097152)
+    a.add_argument("--read", action="append", default=[],
+                   help="a folder the fenced run may read (repeat): data, caches")
     a = sub.add_parser("synth")
     a.add_argument("--out", required=True)
     a.add_argument("--train-shards", type=int, default=2)

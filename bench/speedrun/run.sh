@@ -90,9 +90,8 @@ if compgen -G "$BIN/wheels/*.whl" >/dev/null; then
   export PYTHONPATH="$work/pylib${PYTHONPATH:+:$PYTHONPATH}"
   export PATH="$work/pylib/bin:$PATH"
 fi
-# One compile cache for every run of this call: the first run compiles, later ones reuse it.
-export TORCHINDUCTOR_CACHE_DIR=${TORCHINDUCTOR_CACHE_DIR:-$work/inductor-cache}
-export TRITON_CACHE_DIR=${TRITON_CACHE_DIR:-$work/triton-cache}
+# The compile caches are per run: the manifest's command points them into the run's TMPDIR
+# (the fence lets a run write only there and in its folder, so no state passes between runs).
 
 # GPUs: train_gpt.py needs a divisor of 8 (it accumulates 8 / world_size micro-batches).
 if [ -z "${NPROC:-}" ]; then
@@ -127,6 +126,11 @@ say "== data: DATA_PATH=$DATA_PATH ($DATA)"
 sub=$work/modded-nanogpt
 stage_args=(--src "$SRC" --template bench/speedrun/speedcert.toml --out "$sub" --nproc "$NPROC")
 [ -n "$STEPS" ] && stage_args+=(--steps "$STEPS" --extension "$EXTENSION" --val-tokens "$VAL_TOKENS")
+# What the fenced runs may read besides the system folders (prepare.py adds Python's own).
+stage_args+=(--read "$DATA_PATH")
+for d in "${KERNELS_CACHE:-}" "${TIKTOKEN_CACHE_DIR:-}" "$work/pylib"; do
+  [ -n "$d" ] && [ -d "$d" ] && stage_args+=(--read "$d")
+done
 python3 bench/speedrun/prepare.py stage "${stage_args[@]}" 2>&1 | tee -a "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || finish 2
 cp "$sub/speedcert.toml" "$OUT/speedcert.toml"

@@ -84,6 +84,10 @@ pub struct CommandSpec {
     /// run's clock; its output is kept in run.json.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub versions: Vec<String>,
+    /// Absolute folders the fenced run may read besides the system folders (its data, its
+    /// Python environment): sealed in the plan, so the bundle says what the run could see.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub read: Vec<String>,
 }
 
 /// run.json `command`: what the referee itself measured of one command run.

@@ -96,6 +96,71 @@ fn source_problems(dir: &Path, plan: &Plan) -> Vec<Problem> {
     out
 }
 
+/// The shards each run says it checked (run.json `data`) must be the track's, with the
+/// digest the track pins where it pins one and marked first-use where it does not, and
+/// every run must have seen the same bytes under the same name.
+fn data_problems(track: &Track, runs: &[RunRecord]) -> Vec<Problem> {
+    use crate::run::DigestOrigin;
+    let mut out = Vec::new();
+    let shards: Vec<&speedcert_track::ShardRef> = match &track.spec.data {
+        speedcert_track::DataSpec::Shards(d) => d.val.iter().chain(&d.train).collect(),
+        speedcert_track::DataSpec::Synthetic(_) => Vec::new(),
+    };
+    let mut seen: std::collections::BTreeMap<&str, (&str, usize)> = Default::default();
+    for r in runs {
+        let file = layout::run_file(r.run_index, layout::RUN);
+        for d in &r.data {
+            let Some(shard) = shards.iter().find(|s| s.name == d.name) else {
+                out.push(Problem::new(
+                    &file,
+                    format!(
+                        "data names shard {}, which track.toml does not list",
+                        d.name
+                    ),
+                ));
+                continue;
+            };
+            match (&shard.sha256, d.digest) {
+                (Some(pin), DigestOrigin::Pinned) if pin.eq_ignore_ascii_case(&d.sha256) => {}
+                (Some(pin), _) => out.push(Problem::new(
+                    &file,
+                    format!(
+                        "data: shard {} was checked as {} ({}), but track.toml pins {pin}",
+                        d.name,
+                        d.sha256,
+                        match d.digest {
+                            DigestOrigin::Pinned => "marked pinned",
+                            DigestOrigin::FirstUse => "marked first use",
+                        }
+                    ),
+                )),
+                (None, DigestOrigin::Pinned) => out.push(Problem::new(
+                    &file,
+                    format!(
+                        "data: shard {} is marked pinned, but track.toml pins no digest for it",
+                        d.name
+                    ),
+                )),
+                (None, DigestOrigin::FirstUse) => {}
+            }
+            match seen.get(d.name.as_str()) {
+                Some((sha, index)) if *sha != d.sha256 => out.push(Problem::new(
+                    &file,
+                    format!(
+                        "data: shard {} was {} in this run but {sha} in run {index}: the runs read different data",
+                        d.name, d.sha256
+                    ),
+                )),
+                Some(_) => {}
+                None => {
+                    seen.insert(&d.name, (&d.sha256, r.run_index));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// A run of a command submission carries what the referee measured of it, and its log is
 /// the one it left; a run of the harness carries neither.
 fn command_run_problems(dir: &Path, plan: &Plan, r: &RunRecord, file: &str) -> Vec<Problem> {
@@ -111,12 +176,7 @@ fn command_run_problems(dir: &Path, plan: &Plan, r: &RunRecord, file: &str) -> V
             "has no `command` section, but its submission is a command (plan.json commands)",
         )],
         (Some(c), true) => {
-            let rel = format!(
-                "{}/{}/{}",
-                layout::RUNS,
-                layout::run_name(r.run_index),
-                layout::TRAIN_LOG
-            );
+            let rel = layout::run_file(r.run_index, layout::TRAIN_LOG);
             match speedcert_fsio::sha256_file(
                 &layout::run_dir(dir, r.run_index).join(layout::TRAIN_LOG),
             ) {
@@ -173,13 +233,9 @@ pub fn problems(
     }
     out.extend(stray_run_folders(dir, plan));
     out.extend(source_problems(dir, plan));
+    out.extend(data_problems(track, runs));
     for r in runs {
-        let file = format!(
-            "{}/{}/{}",
-            layout::RUNS,
-            layout::run_name(r.run_index),
-            layout::RUN
-        );
+        let file = layout::run_file(r.run_index, layout::RUN);
         let Some(slot) = plan.slots.iter().find(|s| s.index == r.run_index) else {
             out.push(Problem::new(&file, "not a slot of plan.json"));
             continue;
@@ -342,7 +398,7 @@ pub fn problems(
             (layout::GPU, &r.gpu_sha256),
         ] {
             let Some(recorded) = recorded else { continue };
-            let rel = format!("{}/{}/{name}", layout::RUNS, layout::run_name(r.run_index));
+            let rel = layout::run_file(r.run_index, name);
             match speedcert_fsio::sha256_file(&run_dir.join(name)) {
                 Ok(actual) if &actual == recorded => {}
                 Ok(actual) => out.push(Problem::new(

@@ -49,12 +49,7 @@ impl BundleInputs {
                 let record = io::read_json::<RunRecord>(&path)?;
                 if record.run_index != slot.index {
                     problems.push(Problem {
-                        file: format!(
-                            "{}/{}/{}",
-                            layout::RUNS,
-                            layout::run_name(slot.index),
-                            layout::RUN
-                        ),
+                        file: layout::run_file(slot.index, layout::RUN),
                         message: format!(
                             "run_index is {}, but the file is run {} of plan.json",
                             record.run_index, slot.index

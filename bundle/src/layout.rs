@@ -43,6 +43,12 @@ pub fn run_name(index: usize) -> String {
     format!("run-{index:03}")
 }
 
+/// `runs/run-NNN/FILE`, the path of a run's file relative to the bundle, as problems
+/// and checks name it.
+pub fn run_file(index: usize, file: &str) -> String {
+    format!("{RUNS}/{}/{file}", run_name(index))
+}
+
 /// `runs/run-NNN` inside the bundle at `bundle`.
 pub fn run_dir(bundle: &Path, index: usize) -> PathBuf {
     bundle.join(RUNS).join(run_name(index))

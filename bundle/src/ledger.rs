@@ -168,11 +168,11 @@ impl Ledger {
         })
     }
 
-    /// The `started` line of the certification whose plan.json has this digest.
-    pub fn started(&self, plan_sha256: &str) -> Option<&Line> {
+    /// The `event` line of the certification whose plan.json has this digest.
+    pub fn line(&self, event: Event, plan_sha256: &str) -> Option<&Line> {
         self.lines
             .iter()
-            .find(|l| l.entry.event == Event::Started && l.entry.plan_sha256 == plan_sha256)
+            .find(|l| l.entry.event == event && l.entry.plan_sha256 == plan_sha256)
     }
 
     fn head(&self) -> String {
@@ -307,7 +307,7 @@ pub struct AttemptCount {
 /// Counts the attempts behind the certification with this plan, and flags a plan the
 /// ledger does not hold or whose earlier attempts it lacks.
 pub fn attempt_count(ledger: &Ledger, plan: &crate::plan::Plan, plan_sha256: &str) -> AttemptCount {
-    let Some(started) = ledger.started(plan_sha256) else {
+    let Some(started) = ledger.line(Event::Started, plan_sha256) else {
         return AttemptCount {
             attempts: plan.attempt.as_ref().map(|a| a.number),
             flag: Some(match &plan.attempt {

@@ -99,6 +99,33 @@ pub struct RunRecord {
     /// clock and loss ([`crate::command`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<crate::command::CommandRun>,
+    /// The shards of a shard track the run checked before its clock started, with the
+    /// digest each matched and where that digest came from; empty for a synthetic track
+    /// and in runs written before it was recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data: Vec<DataShard>,
+}
+
+/// run.json `data[]`: one shard a run read, as checked before its clock started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataShard {
+    pub name: String,
+    pub sha256: String,
+    pub digest: DigestOrigin,
+    /// When the data lock first saw the shard (a `first_use` digest only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<String>,
+}
+
+/// Where the digest a shard was checked against came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DigestOrigin {
+    /// The track pins it.
+    Pinned,
+    /// The data lock recorded it when the shard was first fetched (trust on first use): it
+    /// shows the shard did not change since, not that it is the right data.
+    FirstUse,
 }
 
 /// The memory plan a run was checked against before training, and the measured peak.

@@ -29,6 +29,8 @@ pub const JOURNAL: &str = "journal";
 pub const LATER_CHECKS: &str = "later-checks";
 /// Where verify says that a bundle's times and losses were self-reported.
 pub const CLOCK: &str = "clock";
+/// Where verify says which shards were trusted on first use rather than pinned.
+pub const DATA: &str = "data";
 
 /// Everything verification checks, as one report. `Err` only for unreadable input (no
 /// envelope); a bad bundle is a report with failed checks.
@@ -192,10 +194,44 @@ pub fn recompute(bundle: &Path, predicate: &Value) -> Vec<Check> {
             ),
         ));
     }
+    checks.extend(first_use_data(&inputs));
     if let Some(signed) = predicate.get("drift") {
         checks.extend(recompute_drift(bundle, signed));
     }
     checks
+}
+
+/// A warning naming the shards the runs checked against the data lock's digest rather
+/// than a pin of the track: that proves the data did not change since it was first seen,
+/// not that it is the data the track means.
+fn first_use_data(inputs: &BundleInputs) -> Option<Check> {
+    let mut shards: std::collections::BTreeMap<&str, (&str, Option<&str>)> = Default::default();
+    for d in inputs.runs.iter().flat_map(|r| &r.data) {
+        if d.digest == crate::run::DigestOrigin::FirstUse {
+            shards.insert(&d.name, (&d.sha256, d.first_seen.as_deref()));
+        }
+    }
+    (!shards.is_empty()).then(|| {
+        let list: Vec<String> = shards
+            .iter()
+            .map(|(name, (sha, first))| {
+                format!(
+                    "{name} {} (first seen {})",
+                    &sha[..sha.len().min(12)],
+                    first.unwrap_or("at an unrecorded time")
+                )
+            })
+            .collect();
+        Check::warn(
+            DATA,
+            Some(layout::TRACK),
+            format!(
+                "{} shard(s) not pinned by track.toml, trusted on first use (the data lock's digest shows they did not change since, not that they are the track's data): {}",
+                shards.len(),
+                list.join(", ")
+            ),
+        )
+    })
 }
 
 /// The checks added after `version`, run on an older bundle as advice: a failure here is

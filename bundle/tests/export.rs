@@ -96,6 +96,7 @@ fn run(slot: &Slot, time_ms: f64, val: [f64; 4], track: &Track) -> (RunRecord, S
         memory: None,
         devices: None,
         command: None,
+        data: Vec::new(),
     };
     (record, StepLog { rows })
 }

@@ -50,6 +50,9 @@ pub enum Command {
     Env(commands::env::Args),
     /// Submissions from a folder: `submission new NAME` writes one.
     Submission(commands::submission::Args),
+    /// Fence this process, then run a command in it (how certify runs a command submission).
+    #[command(hide = true)]
+    Fenced(commands::fenced::Args),
 }
 
 /// Parses the process arguments and runs the command with `registry`'s submissions.
@@ -79,6 +82,7 @@ pub fn main_with(registry: Registry) -> ExitCode {
         Command::Audit(args) => commands::audit::run(args),
         Command::Env(args) => commands::env::run(args),
         Command::Submission(args) => commands::submission::run(args, &registry),
+        Command::Fenced(args) => commands::fenced::run(args),
     };
     match result {
         Ok(code) => code,

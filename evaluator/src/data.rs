@@ -4,6 +4,7 @@
 
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
+use speedcert_bundle::run::DataShard;
 use speedcert_data::synthetic::{SyntheticSpec, SyntheticStream};
 
 pub use speedcert_sdk::stream::{Batch, StreamError, TokenSource, TrainStream};
@@ -75,12 +76,18 @@ impl EvalSet {
     }
 }
 
-/// The training token source of a track.
-pub fn train_source(track: &crate::track::Track) -> Result<Box<dyn TokenSource>, String> {
+/// The training token source of a track, and the shards checked before any clock
+/// starts (none for a synthetic track), as run.json `data` records them.
+pub fn train_source(
+    track: &crate::track::Track,
+) -> Result<(Box<dyn TokenSource>, Vec<DataShard>), String> {
     match &track.spec.data {
-        crate::track::DataSpec::Synthetic(s) => Ok(Box::new(SyntheticSource(
-            SyntheticStream::new(&s.language, s.train_seed).map_err(|e| e.to_string())?,
-        ))),
+        crate::track::DataSpec::Synthetic(s) => Ok((
+            Box::new(SyntheticSource(
+                SyntheticStream::new(&s.language, s.train_seed).map_err(|e| e.to_string())?,
+            )),
+            Vec::new(),
+        )),
         crate::track::DataSpec::Shards(d) => shards::train_source(d),
     }
 }
@@ -98,8 +105,9 @@ pub fn shard_eval_sets(
 mod shards {
     use std::path::PathBuf;
 
+    use speedcert_bundle::run::DigestOrigin;
     use speedcert_data::fetch::ShardSource;
-    use speedcert_data::lock::{DataLock, verify_dir};
+    use speedcert_data::lock::{DataLock, DigestSource, verify_dir};
     use speedcert_data::shard::ShardReader;
 
     use super::*;
@@ -112,8 +120,9 @@ mod shards {
     }
 
     /// Verifies the validation shards and every training shard present on disk
-    /// against their pins (or the data lock), before any clock starts.
-    pub fn verify(data: &ShardData) -> Result<(), String> {
+    /// against their pins (or the data lock), before any clock starts; returns them in
+    /// the track's order, each with the digest it matched and where that came from.
+    pub fn verify(data: &ShardData) -> Result<Vec<DataShard>, String> {
         let lock = DataLock::load(&data.dir).map_err(|e| e.to_string())?;
         let mut wanted = sources(&data.val);
         wanted.extend(
@@ -121,9 +130,25 @@ mod shards {
                 .into_iter()
                 .filter(|s| data.dir.join(&s.name).is_file()),
         );
-        verify_dir(&data.dir, &wanted, &lock)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        let verified = verify_dir(&data.dir, &wanted, &lock).map_err(|e| e.to_string())?;
+        Ok(wanted
+            .iter()
+            .filter_map(|w| verified.iter().find(|v| v.name == w.name))
+            .map(|v| {
+                let (digest, first_seen) = match &v.digest {
+                    DigestSource::Pinned => (DigestOrigin::Pinned, None),
+                    DigestSource::Tofu { first_fetched, .. } => {
+                        (DigestOrigin::FirstUse, Some(first_fetched.clone()))
+                    }
+                };
+                DataShard {
+                    name: v.name.clone(),
+                    sha256: v.info.sha256.clone(),
+                    digest,
+                    first_seen,
+                }
+            })
+            .collect())
     }
 
     /// Reads the training shards in order, moving to the next at the end of each.
@@ -168,13 +193,18 @@ mod shards {
         }
     }
 
-    pub fn train_source(data: &ShardData) -> Result<Box<dyn TokenSource>, String> {
-        verify(data)?;
-        Ok(Box::new(ShardStream {
-            paths: data.train.iter().map(|s| data.dir.join(&s.name)).collect(),
-            next: 0,
-            reader: None,
-        }))
+    pub fn train_source(
+        data: &ShardData,
+    ) -> Result<(Box<dyn TokenSource>, Vec<DataShard>), String> {
+        let checked = verify(data)?;
+        Ok((
+            Box::new(ShardStream {
+                paths: data.train.iter().map(|s| data.dir.join(&s.name)).collect(),
+                next: 0,
+                reader: None,
+            }),
+            checked,
+        ))
     }
 
     /// The first `n` tokens of the validation shards.

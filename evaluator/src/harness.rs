@@ -239,6 +239,7 @@ pub fn run<B: AutodiffBackend, S: Submission<B>>(
         memory: None,
         devices: Some(DEVICES_PER_RUN),
         command: None,
+        data: Vec::new(),
     };
     let mut log = StepLog::default();
     let result = run_inner::<B, S>(track, device, opts, observer, &mut record, &mut log);
@@ -267,7 +268,8 @@ fn run_inner<B: AutodiffBackend, S: Submission<B>>(
 ) -> Result<(), String> {
     let spec = &track.spec;
     let (val_set, heldout_set) = eval_sets(track, opts.heldout_seed)?;
-    let source = crate::data::train_source(track)?;
+    let (source, shards) = crate::data::train_source(track)?;
+    record.data = shards;
     let mut stream = TrainStream::<B>::new(source, device.clone(), spec.target.token_budget);
     let val_batch = spec.validation.batch_size;
     // Before anything of the submission's is allocated: a recipe its device cannot hold is

@@ -124,6 +124,18 @@ fn a_command_submission_is_certified_against_its_slower_self_verified_and_labell
         );
         let log = std::fs::read_to_string(run_dir.join("train.log")).unwrap();
         assert!(log.contains("step:60/60 val_loss:"), "{log}");
+        // Fenced, with the loopback a command's processes meet over, so no
+        // landlock-network.
+        let fences: Vec<&str> = r["fences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap())
+            .collect();
+        for fence in ["network-namespace", "landlock-filesystem", "seccomp"] {
+            assert!(fences.contains(&fence), "{fence}: {r}");
+        }
+        assert!(!fences.contains(&"landlock-network"), "{r}");
     }
     // The source that ran is in the bundle, both of them.
     let source = bundle.join("source");
@@ -245,4 +257,112 @@ fn a_command_is_never_timed_against_the_harness() {
     let e = stderr(&out);
     assert!(e.contains("never compared"), "{e}");
     assert!(!bundle.exists(), "nothing is written for a refused plan");
+}
+
+/// What a command run tries from inside its fence (`speedcert fenced`, as certify runs
+/// it): printed one line per attempt.
+const SNOOP: &str = r#"
+import os, socket, sys
+secret, work = sys.argv[1], os.getcwd()
+def attempt(name, f):
+    try:
+        f(); print(name, "done")
+    except PermissionError:
+        print(name, "refused")
+    except OSError as e:
+        print(name, "failed", e.errno)
+attempt("read-secret", lambda: open(secret).read())
+attempt("write-outside", lambda: open(os.path.join(os.path.dirname(secret), "planted"), "w").write("x"))
+attempt("write-work", lambda: open(os.path.join(work, "out.txt"), "w").write("x"))
+attempt("write-tmpdir", lambda: open(os.path.join(os.environ["TMPDIR"], "t"), "w").write("x"))
+def internet():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM); s.settimeout(3)
+    s.connect(("1.1.1.1", 53))
+attempt("internet", internet)
+def loopback():
+    srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
+    c = socket.create_connection(srv.getsockname(), timeout=3)
+    a, _ = srv.accept(); c.sendall(b"ping"); assert a.recv(4) == b"ping"
+attempt("loopback", loopback)
+attempt("vsock", lambda: socket.socket(40, socket.SOCK_STREAM))
+def new_namespace():
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(0x10000000) != 0:
+        raise OSError(ctypes.get_errno(), "unshare")
+attempt("new-namespace", new_namespace)
+print("interfaces", ",".join(name for _, name in socket.if_nameindex()))
+"#;
+
+/// A command run is fenced (issue 19): run through `speedcert fenced` as certify runs it,
+/// as this user and, when the tests run as root, as nobody, a script can write only its
+/// working folder and TMPDIR, cannot read a secret beside them or reach the internet,
+/// and still has a loopback for torchrun's workers to meet over.
+#[test]
+fn a_command_runs_fenced_with_only_its_folders_and_its_loopback() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let open = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(open.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let bin = open.path().join("speedcert");
+    std::fs::copy(speedcert().get_program(), &bin).unwrap();
+    let secret = open.path().join("secret.pem");
+    std::fs::write(&secret, "the signing key").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // SAFETY: getuid cannot fail.
+    let users = if unsafe { libc::getuid() } == 0 {
+        vec![None, Some(65534)]
+    } else {
+        vec![None]
+    };
+    for uid in users {
+        let work = open.path().join(format!("work-{uid:?}"));
+        let tmp = open.path().join(format!("tmp-{uid:?}"));
+        for d in [&work, &tmp] {
+            std::fs::create_dir(d).unwrap();
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
+        }
+        let mut c = std::process::Command::new(&bin);
+        c.arg("fenced")
+            .arg("--write")
+            .arg(&work)
+            .arg("--write")
+            .arg(&tmp)
+            .args(["--", "python3", "-c", SNOOP])
+            .arg(&secret)
+            .current_dir(&work)
+            .env("TMPDIR", &tmp);
+        if let Some(uid) = uid {
+            c.uid(uid).gid(uid);
+        }
+        let out = run(c);
+        let text = stdout(&out);
+        assert!(out.status.success(), "as {uid:?}: {text}{}", stderr(&out));
+        for line in [
+            "read-secret refused",
+            "write-outside refused",
+            "write-work done",
+            "write-tmpdir done",
+            "loopback done",
+            "vsock refused",
+            "new-namespace refused",
+            "interfaces lo",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "as {uid:?}: no `{line}`:\n{text}"
+            );
+        }
+        let internet = text.lines().find(|l| l.starts_with("internet ")).unwrap();
+        assert_ne!(internet, "internet done", "as {uid:?}: {text}");
+        assert!(!open.path().join("planted").exists());
+    }
+    // A fence that cannot be set runs nothing: a read folder that does not exist.
+    let mut c = std::process::Command::new(&bin);
+    c.args(["fenced", "--read", "/no/such/folder", "--", "touch"])
+        .arg(open.path().join("ran"));
+    let out = run(c);
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(stderr(&out).contains("did not run"), "{}", stderr(&out));
+    assert!(!open.path().join("ran").exists());
 }

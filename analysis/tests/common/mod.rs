@@ -383,6 +383,7 @@ pub fn write_bundle(records: &Path, spec: &BundleSpec, signer: &Signer) -> PathB
             memory: None,
             devices: None,
             command: None,
+            data: Vec::new(),
         };
         let run_dir = io::create_run_dir(&dir, slot.index).unwrap();
         io::write_run(&run_dir, &record, &log, None).unwrap();

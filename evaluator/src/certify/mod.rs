@@ -354,13 +354,8 @@ pub fn run_slot(
     };
     // A built-in submission runs fenced too when the track requires fences: its
     // pin.fences check holds only if every run was in them.
-    let track_path = dir.join(layout::TRACK);
     let fence = build.is_some()
-        || !crate::track::Track::load(&track_path)
-            .map_err(|e| CertifyError::Record {
-                path: track_path.clone(),
-                message: e.to_string(),
-            })?
+        || !load_track(dir)?
             .spec
             .certification
             .required_fences
@@ -475,7 +470,8 @@ fn run_command_slot(
     })?;
     let gpu = sampler.stop();
     bundle::write_bytes(&run_dir.join(layout::TRAIN_LOG), &outcome.log)?;
-    let mut record = failed_record(dir, plan, slot, String::new())?;
+    let track = load_track(dir)?;
+    let mut record = failed_record(dir, &track, plan, slot, String::new())?;
     let text = String::from_utf8_lossy(&outcome.log);
     let read = speedcert_bundle::command::read_log(
         &text,
@@ -495,10 +491,6 @@ fn run_command_slot(
         (Some(why), _) => record.failure = Some(why),
         (None, Err(why)) => record.failure = Some(format!("{}: {why}", layout::TRAIN_LOG)),
     }
-    let track = Track::load(&dir.join(layout::TRACK)).map_err(|e| CertifyError::Record {
-        path: dir.join(layout::TRACK),
-        message: e.to_string(),
-    })?;
     let pins = speedcert_bundle::env::check_run_pins(
         &track.spec.hardware,
         &record.env,
@@ -508,6 +500,7 @@ fn run_command_slot(
     record.official = pins.iter().all(|p| p.passed);
     record.throttled = gpu.throttled();
     record.command = Some(outcome.command);
+    record.fences = outcome.fences;
     Ok(bundle::write_run(
         &run_dir,
         &record,
@@ -532,17 +525,23 @@ fn child_exit_reason(status: &std::process::ExitStatus) -> String {
     format!("child process exited with {status} without writing run.json; see stderr.log")
 }
 
+/// The bundle's track.toml, every error naming it.
+fn load_track(dir: &Path) -> Result<Track, CertifyError> {
+    let path = dir.join(layout::TRACK);
+    Track::load(&path).map_err(|e| CertifyError::Record {
+        message: e.to_string(),
+        path,
+    })
+}
+
 /// A run.json for a run whose process died before writing one.
 fn failed_record(
     dir: &Path,
+    track: &Track,
     plan: &Plan,
     slot: &Slot,
     reason: String,
 ) -> Result<RunRecord, CertifyError> {
-    let track = Track::load(&dir.join(layout::TRACK)).map_err(|e| CertifyError::Record {
-        path: dir.join(layout::TRACK),
-        message: e.to_string(),
-    })?;
     let env: Environment = bundle::read_json(&dir.join(layout::ENV))?;
     let submission_sha256 = match slot.role {
         Role::Candidate => plan.submission_sha256.clone(),
@@ -595,6 +594,7 @@ fn failed_record(
         memory: None,
         devices: None,
         command,
+        data: Vec::new(),
     })
 }
 
@@ -626,7 +626,7 @@ fn write_failed(
     reason: String,
 ) -> Result<RunRecord, CertifyError> {
     let run_dir = bundle::create_run_dir(dir, slot.index)?;
-    let record = failed_record(dir, plan, slot, reason)?;
+    let record = failed_record(dir, &load_track(dir)?, plan, slot, reason)?;
     if record.command.is_some() {
         bundle::write_bytes(&run_dir.join(layout::TRAIN_LOG), b"")?;
     }

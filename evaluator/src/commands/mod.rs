@@ -6,6 +6,7 @@ pub mod certify;
 pub mod data;
 pub mod env;
 pub mod export;
+pub mod fenced;
 pub mod keygen;
 pub mod nightly;
 pub mod records;

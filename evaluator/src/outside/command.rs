@@ -15,6 +15,8 @@ use speedcert_bundle::command::{CommandRun, CommandSpec, LogFormat, MANIFEST};
 use speedcert_bundle::source::SourceTree;
 
 use super::OutsideError;
+use crate::commands::fenced::exit;
+use crate::fence::{self, Network};
 
 /// `speedcert.toml`'s one table.
 const TABLE: &str = "[submission]";
@@ -40,6 +42,8 @@ pub struct Manifest {
     pub log_format: String,
     #[serde(default)]
     pub versions: Vec<String>,
+    #[serde(default)]
+    pub read: Vec<String>,
 }
 
 /// A command submission folder, read and digested for a certification.
@@ -99,6 +103,13 @@ impl Manifest {
                 m.log
             )));
         }
+        for dir in &m.read {
+            if !Path::new(dir).is_absolute() || !Path::new(dir).is_dir() {
+                return Err(bad(format!(
+                    "{TABLE} read: {dir:?} must be an absolute path to a folder on this machine (the run may read it, fenced)"
+                )));
+            }
+        }
         if LogFormat::parse(&m.log_format).is_none() {
             return Err(bad(format!(
                 "{TABLE} log_format: {:?} is not one of {:?}",
@@ -138,6 +149,17 @@ pub fn read_folder(
         });
     }
     let tree = SourceTree::walk(dir)?;
+    let mut read = m.read;
+    for program in [m.command.first(), m.versions.first()]
+        .into_iter()
+        .flatten()
+    {
+        if let Some(prefix) = installation(program)
+            && !read.contains(&prefix)
+        {
+            read.push(prefix);
+        }
+    }
     Ok(CommandFolder {
         dir: dir.to_owned(),
         spec: CommandSpec {
@@ -147,16 +169,45 @@ pub fn read_folder(
             log: m.log,
             log_format: LogFormat::parse(&m.log_format).expect("checked by Manifest::read"),
             versions: m.versions,
+            read,
         },
     })
 }
 
-/// What one command run left: the referee's measurements, its log's text, and why it
-/// failed if it did.
+/// The installation a command's program comes from, which its fenced run must read (a
+/// virtual environment, conda, pyenv): the parent of the folder holding `program`
+/// (found on `PATH` unless it is an absolute path), or that folder alone when the parent
+/// is `/` or the home folder (whose other files stay closed). `None` for a program in the
+/// submission's own folder or under the system folders the fence opens anyway.
+fn installation(program: &str) -> Option<String> {
+    let path = if Path::new(program).is_absolute() {
+        PathBuf::from(program)
+    } else if program.contains('/') {
+        return None;
+    } else {
+        std::env::split_paths(&std::env::var_os("PATH")?)
+            .map(|dir| dir.join(program))
+            .find(|p| p.is_file())?
+    };
+    let folder = path.parent()?;
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let prefix = match folder.parent() {
+        Some(p) if p != Path::new("/") && Some(p) != home.as_deref() => p,
+        _ => folder,
+    };
+    let system = fence::SYSTEM_READ
+        .iter()
+        .any(|s| prefix.starts_with(s) || Path::new(s).starts_with(prefix));
+    (!system).then(|| prefix.display().to_string())
+}
+
+/// What one command run left: the referee's measurements, its log's text, why it
+/// failed if it did, and the fences it ran in (run.json `fences`).
 pub struct Outcome {
     pub command: CommandRun,
     pub log: Vec<u8>,
     pub failure: Option<String>,
+    pub fences: Vec<String>,
 }
 
 /// The environment a command run gets: which slot it is, so it can seed itself.
@@ -168,8 +219,11 @@ pub struct RunEnv<'a> {
 
 /// Runs `spec` once in a fresh copy of `source` (the bundle's shipped copy): the versions
 /// command first, untimed, then the command on the referee's wall clock, killed at
-/// `timeout`. Its stdout and stderr go to `stdout`/`stderr`. The log is found in the
-/// working folder (a file the source did not have) or is the stdout.
+/// `timeout`. Both run fenced ([`fenced`]): they may write only the working folder and a
+/// fresh `TMPDIR`, read only the system folders, the working folder and the manifest's
+/// `read` folders, and reach no network but the loopback. Its stdout and stderr go to
+/// `stdout`/`stderr`. The log is found in the working folder (a file the source did not
+/// have) or is the stdout.
 pub fn run(
     spec: &CommandSpec,
     source: &Path,
@@ -182,17 +236,20 @@ pub fn run(
         .prefix("speedcert-command-")
         .tempdir()
         .map_err(super::io(&std::env::temp_dir()))?;
+    let tmp = tempfile::Builder::new()
+        .prefix("speedcert-command-tmp-")
+        .tempdir()
+        .map_err(super::io(&std::env::temp_dir()))?;
     let tree = SourceTree::walk(source)?;
     tree.copy(source, work.path())?;
-    let versions = (!spec.versions.is_empty()).then(|| versions(&spec.versions, work.path()));
+    let fence_in = |argv: &[String]| fenced(argv, &spec.read, work.path(), tmp.path());
+    let versions = (!spec.versions.is_empty()).then(|| versions(fence_in(&spec.versions)));
     let out = std::fs::File::create(stdout).map_err(super::io(stdout))?;
     let err = std::fs::File::create(stderr).map_err(super::io(stderr))?;
     let started = Instant::now();
     // Its own process group, so a timeout kills torchrun's workers too, not only torchrun.
-    let spawned = Command::new(&spec.command[0])
-        .args(&spec.command[1..])
+    let spawned = fence_in(&spec.command)
         .process_group(0)
-        .current_dir(work.path())
         .env("SPEEDCERT_SEED", env.seed.to_string())
         .env("SPEEDCERT_RUN_INDEX", env.run_index.to_string())
         .env("SPEEDCERT_ROLE", env.role)
@@ -212,6 +269,7 @@ pub fn run(
                 },
                 log: Vec::new(),
                 failure: Some(format!("could not start `{}`: {e}", spec.command[0])),
+                fences: Vec::new(),
             });
         }
     };
@@ -232,8 +290,21 @@ pub fn run(
     let wall_time_ms = started.elapsed().as_secs_f64() * 1e3;
     let (log, missing) = find_log(spec, &tree, work.path(), stdout);
     let exit_code = status.as_ref().ok().and_then(|s| s.code());
+    let fenced_exit = |code: u8| exit_code == Some(i32::from(code));
+    let fences = if fenced_exit(exit::FENCE_FAILED) {
+        Vec::new()
+    } else {
+        fence::in_force(Network::Loopback)
+    };
     let failure = match status {
         Err(why) => Some(why),
+        Ok(_) if fenced_exit(exit::FENCE_FAILED) || fenced_exit(exit::NOT_STARTED) => {
+            Some(format!(
+                "the command did not run (exit {}): {}",
+                exit_code.unwrap_or_default(),
+                last_line(stderr)
+            ))
+        }
         Ok(s) if !s.success() => Some(format!(
             "the command exited with {s}; see {}",
             speedcert_bundle::layout::STDERR
@@ -249,7 +320,35 @@ pub fn run(
         },
         log,
         failure,
+        fences,
     })
+}
+
+/// `argv` as a child of this binary's hidden `fenced` subcommand, which fences its own
+/// process ([`fence::apply`] with the loopback up) and then becomes `argv`: it can read
+/// the system folders, `read` and `work`, write `work` and `tmp` (its `TMPDIR`), and
+/// reach nothing outside the machine's loopback of its own namespace.
+fn fenced(argv: &[String], read: &[String], work: &Path, tmp: &Path) -> Command {
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("speedcert"));
+    let mut c = Command::new(exe);
+    c.arg("fenced");
+    for dir in read {
+        c.arg("--read").arg(dir);
+    }
+    c.arg("--write").arg(work).arg("--write").arg(tmp);
+    c.arg("--").args(argv).current_dir(work).env("TMPDIR", tmp);
+    c
+}
+
+/// The last non-empty line of the file at `path` (the fence's or exec's own message).
+fn last_line(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("see stderr.log")
+        .to_owned()
 }
 
 /// SIGKILL to the child's whole process group (it leads its own), then reap it.
@@ -310,11 +409,10 @@ fn find_log(
     }
 }
 
-/// Output of the manifest's versions command, trimmed and bounded, or what went wrong.
-fn versions(argv: &[String], work: &Path) -> String {
-    let child = Command::new(&argv[0])
-        .args(&argv[1..])
-        .current_dir(work)
+/// Output of the manifest's versions command (`command`, fenced), trimmed and bounded,
+/// or what went wrong.
+fn versions(mut command: Command) -> String {
+    let child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -387,6 +485,8 @@ mod tests {
             (GOOD.replace("logs/*.txt", "../x.txt"), "log"),
             (GOOD.replace("modded-nanogpt", "llm.c"), "log_format"),
             (format!("{GOOD}colour = 1\n"), "colour"),
+            (format!("{GOOD}read = [\"data\"]\n"), "read"),
+            (format!("{GOOD}read = [\"/no/such/folder\"]\n"), "read"),
             (
                 GOOD.replace("log_format = \"modded-nanogpt\"\n", ""),
                 "log_format",
@@ -401,5 +501,23 @@ mod tests {
                 "{says}: {e}"
             );
         }
+    }
+
+    /// The fenced run may read the installation its program comes from (a virtual
+    /// environment's root), but never `/`, the home folder or a system folder through it.
+    #[test]
+    fn a_programs_installation_is_the_parent_of_its_folder() {
+        let d = tempfile::tempdir().unwrap();
+        let bin = d.path().join("venv/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::write(bin.join("python"), "").unwrap();
+        assert_eq!(
+            installation(&bin.join("python").display().to_string()),
+            Some(d.path().join("venv").display().to_string())
+        );
+        assert_eq!(installation("/usr/bin/sh"), None);
+        assert_eq!(installation("/bin/sh"), None);
+        assert_eq!(installation("./train.sh"), None);
+        assert_eq!(installation("no-such-program-anywhere"), None);
     }
 }

@@ -348,7 +348,7 @@ fn append_finished(
     e.verdict = Some(summary.verdict);
     let mut writer = speedcert_bundle::ledger::LedgerWriter::open(ledger)?;
     // A finished line without its started line would count an attempt nobody began.
-    if writer.ledger.started(&e.plan_sha256).is_none() {
+    if writer.ledger.line(Event::Started, &e.plan_sha256).is_none() {
         bail!(
             "--ledger {}: holds no `started` line for {} (plan.json sha256 {}): the certification was started with another ledger or none, so no `finished` line is appended; the bundle is signed",
             ledger.display(),
@@ -358,9 +358,8 @@ fn append_finished(
     }
     if writer
         .ledger
-        .lines
-        .iter()
-        .any(|l| l.entry.event == Event::Finished && l.entry.plan_sha256 == e.plan_sha256)
+        .line(Event::Finished, &e.plan_sha256)
+        .is_some()
     {
         eprintln!(
             "--ledger {}: already holds the `finished` line of {}; nothing appended",
