@@ -97,6 +97,12 @@ pub fn write_run(
     Ok(record)
 }
 
+/// The first 12 characters of a hex digest, as messages name one (the whole value when
+/// it is shorter).
+pub(crate) fn short_digest(digest: &str) -> &str {
+    digest.get(..12).unwrap_or(digest)
+}
+
 /// A DSSE envelope of `payload_type` holding a `T` (a journal seal, a ledger line), as
 /// read before its signatures are checked: the envelope, its decoded payload and the
 /// payload parsed. The error says which layer is wrong; the caller names the file.

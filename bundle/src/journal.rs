@@ -341,8 +341,8 @@ pub fn resume_problems(bundle: &Path, journal: &Journal) -> Result<Vec<Problem>,
                 message: format!(
                     "changed after its seal ({}): sealed sha256 {}, now {}",
                     e.file,
-                    short(run_sha256),
-                    short(&now)
+                    crate::io::short_digest(run_sha256),
+                    crate::io::short_digest(&now)
                 ),
             }),
             Err(_) => problems.push(Problem {
@@ -418,8 +418,11 @@ pub fn verify_problems(
                 message: format!(
                     "is not chained to {} (previous_sha256 {}, that file is {})",
                     prev.file,
-                    e.seal.previous_sha256.as_deref().map_or("none", short),
-                    short(&prev.file_sha256)
+                    e.seal
+                        .previous_sha256
+                        .as_deref()
+                        .map_or("none", crate::io::short_digest),
+                    crate::io::short_digest(&prev.file_sha256)
                 ),
             });
         }
@@ -532,8 +535,4 @@ fn plan_differences(sealed: &Plan, now: &Plan) -> String {
         );
     }
     out.join("; ")
-}
-
-fn short(digest: &str) -> &str {
-    digest.get(..12).unwrap_or(digest)
 }

@@ -237,8 +237,8 @@ impl ComparisonKind {
                         allowed,
                         why: format!(
                             "the record's machine fingerprint {} is not this machine's {}",
-                            short(there),
-                            short(&here)
+                            crate::io::short_digest(there),
+                            crate::io::short_digest(&here)
                         ),
                     },
                     None => Self::StoredOtherMachine {
@@ -262,10 +262,6 @@ impl ComparisonKind {
             Self::None => "no time comparison",
         }
     }
-}
-
-fn short(digest: &str) -> &str {
-    digest.get(..12).unwrap_or(digest)
 }
 
 /// The verdict of summary v3 on: the comparison kind named first, and stored times from

@@ -217,7 +217,7 @@ fn first_use_data(inputs: &BundleInputs) -> Option<Check> {
             .map(|(name, (sha, first))| {
                 format!(
                     "{name} {} (first seen {})",
-                    &sha[..sha.len().min(12)],
+                    crate::io::short_digest(sha),
                     first.unwrap_or("at an unrecorded time")
                 )
             })

@@ -130,10 +130,10 @@ mod shards {
                 .into_iter()
                 .filter(|s| data.dir.join(&s.name).is_file()),
         );
+        // verify_dir returns every shard asked for, in the order asked, or fails.
         let verified = verify_dir(&data.dir, &wanted, &lock).map_err(|e| e.to_string())?;
-        Ok(wanted
-            .iter()
-            .filter_map(|w| verified.iter().find(|v| v.name == w.name))
+        Ok(verified
+            .into_iter()
             .map(|v| {
                 let (digest, first_seen) = match &v.digest {
                     DigestSource::Pinned => (DigestOrigin::Pinned, None),
@@ -142,8 +142,8 @@ mod shards {
                     }
                 };
                 DataShard {
-                    name: v.name.clone(),
-                    sha256: v.info.sha256.clone(),
+                    name: v.name,
+                    sha256: v.info.sha256,
                     digest,
                     first_seen,
                 }

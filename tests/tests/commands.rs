@@ -302,20 +302,13 @@ print("interfaces", ",".join(name for _, name in socket.if_nameindex()))
 fn a_command_runs_fenced_with_only_its_folders_and_its_loopback() {
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
-    let open = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(open.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let open = open_dir();
     let bin = open.path().join("speedcert");
     std::fs::copy(speedcert().get_program(), &bin).unwrap();
     let secret = open.path().join("secret.pem");
     std::fs::write(&secret, "the signing key").unwrap();
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
-    // SAFETY: getuid cannot fail.
-    let users = if unsafe { libc::getuid() } == 0 {
-        vec![None, Some(65534)]
-    } else {
-        vec![None]
-    };
-    for uid in users {
+    for uid in users() {
         let work = open.path().join(format!("work-{uid:?}"));
         let tmp = open.path().join(format!("tmp-{uid:?}"));
         for d in [&work, &tmp] {

@@ -251,25 +251,6 @@ fn fenced_run(
     json(&out.join("run.json"))
 }
 
-/// Who runs the fenced child: this user, and an unprivileged one when the tests run as
-/// root (CI does), since the fence must not depend on privilege.
-fn users() -> Vec<Option<u32>> {
-    // SAFETY: getuid cannot fail.
-    if unsafe { libc::getuid() } == 0 {
-        vec![None, Some(65534)]
-    } else {
-        vec![None]
-    }
-}
-
-/// A temp folder anyone can write into (for the unprivileged child's --out).
-fn open_dir() -> tempfile::TempDir {
-    use std::os::unix::fs::PermissionsExt;
-    let d = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    d
-}
-
 #[test]
 fn a_fenced_run_cannot_reach_the_network_or_read_outside_its_data() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

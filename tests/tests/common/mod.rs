@@ -168,3 +168,22 @@ pub fn refused(out: &Output, file: &str, words: &str) {
         "no FAIL line naming {file} with {words:?}:\n{text}"
     );
 }
+
+/// Who runs the fenced child: this user, and an unprivileged one when the tests run as
+/// root (CI does), since the fence must not depend on privilege.
+pub fn users() -> Vec<Option<u32>> {
+    // SAFETY: getuid cannot fail.
+    if unsafe { libc::getuid() } == 0 {
+        vec![None, Some(65534)]
+    } else {
+        vec![None]
+    }
+}
+
+/// A temp folder anyone can write into (for the unprivileged child's --out).
+pub fn open_dir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    d
+}
