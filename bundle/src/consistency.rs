@@ -99,13 +99,79 @@ fn source_problems(dir: &Path, plan: &Plan) -> Vec<Problem> {
 /// The shards each run says it checked (run.json `data`) must be the track's, with the
 /// digest the track pins where it pins one and marked first-use where it does not, and
 /// every run must have seen the same bytes under the same name.
+/// A run's held-out window must be the track's held-out shard at the offset its own
+/// held-out seed gives, and every run must have seen the shard at one length.
+fn heldout_problems(
+    track: &Track,
+    shard: Option<&speedcert_track::ShardRef>,
+    runs: &[RunRecord],
+) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let mut length: Option<(u64, usize)> = None;
+    for r in runs {
+        let file = layout::run_file(r.run_index, layout::RUN);
+        let mut problem = |m: String| out.push(Problem::new(&file, m));
+        let Some(w) = &r.heldout_window else {
+            if shard.is_some() && r.heldout_val_loss.is_some() {
+                problem(
+                    "heldout_val_loss is set but heldout_window is missing: track.toml draws the held-out slice from data.heldout".to_owned(),
+                );
+            }
+            continue;
+        };
+        let Some(shard) = shard else {
+            problem(format!(
+                "heldout_window names shard {}, but track.toml has no data.heldout",
+                w.shard
+            ));
+            continue;
+        };
+        if w.shard != shard.name {
+            problem(format!(
+                "heldout_window names shard {}, but track.toml's data.heldout is {}",
+                w.shard, shard.name
+            ));
+        }
+        let want = r.heldout_seed.and_then(|seed| {
+            speedcert_track::heldout_offset(
+                seed,
+                w.shard_tokens,
+                track.spec.validation.heldout_tokens,
+            )
+        });
+        if want != Some(w.offset) {
+            problem(format!(
+                "heldout_window.offset is {}, but held-out seed {} in a shard of {} tokens gives {}",
+                w.offset,
+                r.heldout_seed
+                    .map_or("(none)".to_owned(), |s| s.to_string()),
+                w.shard_tokens,
+                want.map_or("no place for the slice".to_owned(), |o| o.to_string())
+            ));
+        }
+        match length {
+            Some((n, index)) if n != w.shard_tokens => problem(format!(
+                "heldout_window.shard_tokens is {}, but run {index} saw {n}: the runs read different held-out shards",
+                w.shard_tokens
+            )),
+            Some(_) => {}
+            None => length = Some((w.shard_tokens, r.run_index)),
+        }
+    }
+    out
+}
+
 fn data_problems(track: &Track, runs: &[RunRecord]) -> Vec<Problem> {
     use crate::run::DigestOrigin;
     let mut out = Vec::new();
-    let shards: Vec<&speedcert_track::ShardRef> = match &track.spec.data {
-        speedcert_track::DataSpec::Shards(d) => d.val.iter().chain(&d.train).collect(),
-        speedcert_track::DataSpec::Synthetic(_) => Vec::new(),
+    let (shards, heldout): (Vec<&speedcert_track::ShardRef>, _) = match &track.spec.data {
+        speedcert_track::DataSpec::Shards(d) => (
+            d.val.iter().chain(&d.train).chain(&d.heldout).collect(),
+            d.heldout.as_ref(),
+        ),
+        speedcert_track::DataSpec::Synthetic(_) => (Vec::new(), None),
     };
+    out.extend(heldout_problems(track, heldout, runs));
     let mut seen: std::collections::BTreeMap<&str, (&str, usize)> = Default::default();
     for r in runs {
         let file = layout::run_file(r.run_index, layout::RUN);
@@ -306,7 +372,11 @@ pub fn problems(
                 format!("{:?}", m.plan),
                 format!(
                     "{:?}",
-                    MemoryPlan::estimate(&track.spec.model, &track.spec.reference)
+                    MemoryPlan::per_rank(
+                        &track.spec.model,
+                        &track.spec.reference,
+                        r.ranks.unwrap_or(1) as usize
+                    )
                 ),
                 "track.toml's memory plan",
             ));
@@ -377,6 +447,28 @@ pub fn problems(
                     format!(
                         "devices is {n}, but a {} run on its machine (env.gpu_count {}) can train on 1 to {most}",
                         r.device, r.env.gpu_count
+                    ),
+                ));
+            }
+        }
+        // A GPU run's ranks are its devices; a CPU run's share its one device.
+        if let Some(n) = r.ranks {
+            let fits = match r.device {
+                DeviceKind::Cpu => n >= 1,
+                DeviceKind::Cuda => n == r.trained_devices(),
+            };
+            if !fits {
+                out.push(Problem::new(
+                    &file,
+                    format!(
+                        "ranks is {n}, but a {} run on {} devices trains with {}",
+                        r.device,
+                        r.trained_devices(),
+                        match r.device {
+                            DeviceKind::Cpu => "at least 1".to_owned(),
+                            DeviceKind::Cuda =>
+                                format!("one rank per device ({})", r.trained_devices()),
+                        }
                     ),
                 ));
             }

@@ -94,6 +94,14 @@ pub struct RunRecord {
     /// before it was recorded, which, like every run of the harness so far, trained on one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub devices: Option<u32>,
+    /// Data-parallel ranks the run trained with: one per device on GPUs, threads sharing
+    /// the one device on the CPU. Absent for a run on one rank.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranks: Option<u32>,
+    /// Where the held-out slice was read on a track with a held-out shard
+    /// (`data.heldout`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heldout_window: Option<HeldoutWindow>,
     /// What the referee measured of a command submission's run (its wall time, exit code
     /// and log digest); `None` for a run of the harness. A run with it reports its own
     /// clock and loss ([`crate::command`]).
@@ -115,6 +123,19 @@ pub struct DataShard {
     /// When the data lock first saw the shard (a `first_use` digest only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_seen: Option<String>,
+}
+
+/// The held-out slice of a run on a track with a held-out shard: `heldout_tokens` (and
+/// one more for the last target) from `offset`, which
+/// [`speedcert_track::heldout_offset`] gives from the run's held-out seed and
+/// `shard_tokens`, so verify recomputes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldoutWindow {
+    pub shard: String,
+    /// Tokens the shard holds.
+    pub shard_tokens: u64,
+    /// First token of the slice in the shard.
+    pub offset: u64,
 }
 
 /// Where the digest a shard was checked against came from.

@@ -95,6 +95,8 @@ fn run(slot: &Slot, time_ms: f64, val: [f64; 4], track: &Track) -> (RunRecord, S
         language_seed: None,
         memory: None,
         devices: None,
+        ranks: None,
+        heldout_window: None,
         command: None,
         data: Vec::new(),
     };

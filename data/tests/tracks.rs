@@ -45,10 +45,15 @@ fn fineweb_tracks_list_the_public_shards() {
     let train = sources(&eight, "train");
     assert_eq!(val.len(), 1);
     assert_eq!(val[0].name, "fineweb_val_000000.bin");
-    assert_eq!(train.len(), 103);
+    assert_eq!(train.len(), 102);
     for (i, s) in train.iter().enumerate() {
         assert_eq!(s.name, format!("fineweb_train_{:06}.bin", i + 1));
     }
+    // The last public train shard is the certifier's held-out shard, never trained on.
+    assert_eq!(
+        eight["heldout"]["name"].as_str(),
+        Some("fineweb_train_000103.bin")
+    );
     for s in val.iter().chain(&train) {
         if let Some(h) = &s.sha256 {
             assert_eq!(h.len(), 64, "{}", s.name);

@@ -213,8 +213,10 @@ fn time_reference<B: AutodiffBackend>(
         device,
         seed,
         run_index: 0,
+        ranks: speedcert::submission::Ranks::SOLO,
     };
-    let mut sub = GptAdamW::<B>::new(&ctx, spec.reference.clone());
+    let mut sub =
+        GptAdamW::<B>::new(&ctx, spec.reference.clone()).expect("the recipe fits one rank");
     let mut data = stream::<B>(spec, device, seed);
     let mut times = Vec::with_capacity(steps);
     let mut last_loss = None;

@@ -80,7 +80,10 @@ impl<B: AutodiffBackend> ModelProbe<B> {
         }
     }
 
-    fn read<S: Submission<B>>(sub: &S, tokens: &Tensor<B::InnerBackend, 2, Int>) -> Vec<f32> {
+    pub(crate) fn read<S: Submission<B>>(
+        sub: &S,
+        tokens: &Tensor<B::InnerBackend, 2, Int>,
+    ) -> Vec<f32> {
         sub.logits(tokens.clone())
             .into_data()
             .convert::<f32>()
@@ -88,13 +91,18 @@ impl<B: AutodiffBackend> ModelProbe<B> {
             .unwrap_or_default()
     }
 
-    /// `Err` naming `what` when the logits moved beyond [`UNCHANGED_REL_TOL`].
-    pub fn unchanged_after<S: Submission<B>>(&self, sub: &S, what: &str) -> Result<(), String> {
-        let now = Self::read(sub, &self.tokens);
+    /// The probe window, to read another replica's logits on.
+    pub fn tokens(&self) -> burn::tensor::TensorData {
+        self.tokens.to_data()
+    }
+
+    /// Largest difference between the probe's logits and `now` (infinite for a shape
+    /// mismatch or a NaN), and the tolerance it is held to.
+    fn distance(&self, now: &[f32]) -> (f64, f64) {
         let moved = if now.len() == self.logits.len() {
             self.logits
                 .iter()
-                .zip(&now)
+                .zip(now)
                 .map(|(a, b)| f64::from(a - b).abs())
                 .fold(
                     0.0f64,
@@ -103,12 +111,30 @@ impl<B: AutodiffBackend> ModelProbe<B> {
         } else {
             f64::INFINITY
         };
-        let tolerance = (UNCHANGED_REL_TOL * self.scale).max(1e-5);
+        (moved, (UNCHANGED_REL_TOL * self.scale).max(1e-5))
+    }
+
+    /// `Err` naming `what` when the logits moved beyond [`UNCHANGED_REL_TOL`].
+    pub fn unchanged_after<S: Submission<B>>(&self, sub: &S, what: &str) -> Result<(), String> {
+        let (moved, tolerance) = self.distance(&Self::read(sub, &self.tokens));
         if moved <= tolerance {
             Ok(())
         } else {
             Err(format!(
                 "the model changed during {what}, off the clock: logits on a fixed probe window moved by {moved:.3e} (tolerance {tolerance:.1e}); a submission may not train while it is being evaluated"
+            ))
+        }
+    }
+
+    /// `Err` when `logits`, another replica's on [`ModelProbe::tokens`], differ from the
+    /// probe's beyond the same tolerance: replicas of one data-parallel run must agree.
+    pub fn agrees(&self, logits: &[f32], rank: usize, when: &str) -> Result<(), String> {
+        let (moved, tolerance) = self.distance(logits);
+        if moved <= tolerance {
+            Ok(())
+        } else {
+            Err(format!(
+                "rank {rank}'s replica differs from rank 0's {when}: logits on a fixed probe window differ by {moved:.3e} (tolerance {tolerance:.1e}); every rank must start from the same seed and average its gradients with Ranks::all_reduce before each step"
             ))
         }
     }

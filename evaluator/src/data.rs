@@ -4,10 +4,10 @@
 
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
-use speedcert_bundle::run::DataShard;
+use speedcert_bundle::run::{DataShard, HeldoutWindow};
 use speedcert_data::synthetic::{SyntheticSpec, SyntheticStream};
 
-pub use speedcert_sdk::stream::{Batch, StreamError, TokenSource, TrainStream};
+pub use speedcert_sdk::stream::{Batch, Dealer, StreamError, TokenSource, TrainStream};
 
 /// The synthetic corpus as a training source (a wrapper: the contract crate does not know
 /// the corpus).
@@ -92,14 +92,21 @@ pub fn train_source(
     }
 }
 
+/// The public validation slice, and the held-out one with where it was read in a held-out
+/// shard (run.json `heldout_window`; `None` when it follows the public slice).
+pub type EvalSets = (EvalSet, Option<(EvalSet, Option<HeldoutWindow>)>);
+
 /// Validation slices of a shard track: the public slice is the first
-/// `validation.tokens` of the val shards, the held-out slice the tokens after it.
+/// `validation.tokens` of the val shards; the held-out slice is drawn from the track's
+/// held-out shard at the offset `heldout_seed` gives (with where it was read), or, on a
+/// track without one, the tokens after the public slice.
 pub fn shard_eval_sets(
     data: &crate::track::ShardData,
     v: &crate::track::ValidationSpec,
     seq_len: usize,
-) -> Result<(EvalSet, Option<EvalSet>), String> {
-    shards::eval_sets(data, v, seq_len)
+    heldout_seed: Option<u64>,
+) -> Result<EvalSets, String> {
+    shards::eval_sets(data, v, seq_len, heldout_seed)
 }
 
 mod shards {
@@ -125,6 +132,7 @@ mod shards {
     pub fn verify(data: &ShardData) -> Result<Vec<DataShard>, String> {
         let lock = DataLock::load(&data.dir).map_err(|e| e.to_string())?;
         let mut wanted = sources(&data.val);
+        wanted.extend(sources(data.heldout.as_slice()));
         wanted.extend(
             sources(&data.train)
                 .into_iter()
@@ -233,17 +241,55 @@ mod shards {
         data: &ShardData,
         v: &ValidationSpec,
         seq_len: usize,
-    ) -> Result<(EvalSet, Option<EvalSet>), String> {
+        heldout_seed: Option<u64>,
+    ) -> Result<EvalSets, String> {
         let public_n = v.tokens + 1;
-        let all = val_tokens(
-            data,
-            speedcert_data::shard::validation_tokens_needed(v.tokens, v.heldout_tokens),
-        )?;
-        let public = EvalSet::from_tokens(all[..public_n as usize].to_vec(), seq_len, v.tokens);
-        let heldout = (v.heldout_tokens > 0).then(|| {
-            EvalSet::from_tokens(all[public_n as usize..].to_vec(), seq_len, v.heldout_tokens)
-        });
-        Ok((public, heldout))
+        let Some(shard) = &data.heldout else {
+            let all = val_tokens(
+                data,
+                speedcert_data::shard::validation_tokens_needed(v.tokens, v.heldout_tokens),
+            )?;
+            let public = EvalSet::from_tokens(all[..public_n as usize].to_vec(), seq_len, v.tokens);
+            let heldout = (v.heldout_tokens > 0).then(|| {
+                let set = EvalSet::from_tokens(
+                    all[public_n as usize..].to_vec(),
+                    seq_len,
+                    v.heldout_tokens,
+                );
+                (set, None)
+            });
+            return Ok((public, heldout));
+        };
+        let public = EvalSet::from_tokens(val_tokens(data, public_n)?, seq_len, v.tokens);
+        let Some(seed) = heldout_seed.filter(|_| v.heldout_tokens > 0) else {
+            return Ok((public, None));
+        };
+        let path = data.dir.join(&shard.name);
+        let mut r = ShardReader::open(&path).map_err(|e| e.to_string())?;
+        let shard_tokens = r.len();
+        let offset = crate::track::heldout_offset(seed, shard_tokens, v.heldout_tokens)
+            .ok_or_else(|| {
+                format!(
+                    "{}: data.heldout holds {shard_tokens} tokens, the held-out slice needs {}",
+                    path.display(),
+                    v.heldout_tokens + 1
+                )
+            })?;
+        let tokens = r
+            .read_range(offset, v.heldout_tokens + 1)
+            .map_err(|e| e.to_string())?;
+        let window = HeldoutWindow {
+            shard: shard.name.clone(),
+            shard_tokens,
+            offset,
+        };
+        Ok((
+            public,
+            Some((
+                EvalSet::from_tokens(tokens, seq_len, v.heldout_tokens),
+                Some(window),
+            )),
+        ))
     }
 }
 
@@ -278,7 +324,11 @@ mod tests {
 
         let track = Track::load(&report.track).unwrap();
         let (public, heldout) = crate::harness::eval_sets(&track, Some(7)).unwrap();
-        let heldout = heldout.expect("the track has a held-out slice");
+        let (heldout, window) = heldout.expect("the track has a held-out slice");
+        assert_eq!(
+            window, None,
+            "no data.heldout: the slice follows the public one"
+        );
         let seq = track.spec.model.seq_len;
         assert_eq!((public.windows(), heldout.windows()), (1, 1));
         assert_eq!(public.tokens(), &val[..seq + 1]);

@@ -15,13 +15,14 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use serde::{Deserialize, Serialize};
 
 use crate::causality::ModelProbe;
-use crate::data::{EvalSet, TrainStream};
+use crate::crew::{Crew, Muster};
+use crate::data::{Dealer, EvalSet, TrainStream};
 use crate::model::cross_entropy;
-use crate::submission::{InitContext, Submission, SubmissionError, TrackView};
+use crate::submission::{InitContext, Ranks, Submission, SubmissionError, TrackView};
 use crate::track::{DataSpec, DeviceKind, Track};
 pub use speedcert_bundle::env::Environment;
 pub use speedcert_bundle::run::{
-    CausalityResult, RUN_SCHEMA, Role, RunRecord, RunStatus, tokens_per_s,
+    CausalityResult, HeldoutWindow, RUN_SCHEMA, Role, RunRecord, RunStatus, tokens_per_s,
 };
 use speedcert_bundle::steps::{StepLog, StepRow};
 use speedcert_track::memory::MemoryPlan;
@@ -51,6 +52,9 @@ pub struct RunOptions {
     /// A synthetic language to train and validate on instead of the track's public one
     /// (a certification's secret language); ignored on shard tracks.
     pub language_seed: Option<u64>,
+    /// Data-parallel ranks: one per device on GPUs (devices `0..ranks`), threads sharing
+    /// the one device on the CPU.
+    pub ranks: usize,
 }
 
 /// The record plus the step log.
@@ -131,19 +135,20 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 }
 
 /// Runs `f`, turning a panic into an error message.
-fn guarded<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, String> {
+pub(crate) fn guarded<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, String> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|p| format!("{what} panicked: {}", panic_message(p)))
 }
 
-fn sync<B: Backend>(device: &B::Device) -> Result<(), String> {
+pub(crate) fn sync<B: Backend>(device: &B::Device) -> Result<(), String> {
     B::sync(device).map_err(|e| format!("device sync failed: {e:?}"))
 }
 
-/// The validation slices of a track for this run: (public, held-out).
+/// The validation slices of a track for this run: the public one, and the held-out one
+/// with where it was read in a held-out shard (run.json `heldout_window`).
 pub fn eval_sets(
     track: &Track,
     heldout_seed: Option<u64>,
-) -> Result<(EvalSet, Option<EvalSet>), String> {
+) -> Result<crate::data::EvalSets, String> {
     let spec = &track.spec;
     let seq = spec.model.seq_len;
     let v = &spec.validation;
@@ -157,13 +162,16 @@ pub fn eval_sets(
                             "held-out seed {seed} equals a public stream seed of the track"
                         ));
                     }
-                    Some(EvalSet::synthetic(&s.language, seed, v.heldout_tokens, seq))
+                    Some((
+                        EvalSet::synthetic(&s.language, seed, v.heldout_tokens, seq),
+                        None,
+                    ))
                 }
                 _ => None,
             };
             Ok((public, heldout))
         }
-        DataSpec::Shards(d) => crate::data::shard_eval_sets(d, v, seq),
+        DataSpec::Shards(d) => crate::data::shard_eval_sets(d, v, seq, heldout_seed),
     }
 }
 
@@ -177,9 +185,14 @@ fn with_language(track: &Track, seed: u64) -> Track {
     t
 }
 
-/// Devices a run trains on: `with_backend!` puts every run on device 0 alone (data-parallel
-/// training is not built yet), so a track pinning more GPUs is never official.
-pub const DEVICES_PER_RUN: u32 = 1;
+/// Devices a run with `ranks` ranks trains on: one per rank on GPUs; the CPU is one
+/// device however many ranks share it.
+pub fn devices(device: DeviceKind, ranks: usize) -> u32 {
+    match device {
+        DeviceKind::Cpu => 1,
+        DeviceKind::Cuda => ranks.max(1) as u32,
+    }
+}
 
 /// Trains `S` on `track` once and reports what happened. Never panics because of the
 /// submission: failures are recorded in the outcome.
@@ -237,7 +250,9 @@ pub fn run<B: AutodiffBackend, S: Submission<B>>(
         fences: Vec::new(),
         language_seed,
         memory: None,
-        devices: Some(DEVICES_PER_RUN),
+        devices: Some(devices(backend.device(), opts.ranks)),
+        ranks: (opts.ranks > 1).then_some(opts.ranks as u32),
+        heldout_window: None,
         command: None,
         data: Vec::new(),
     };
@@ -267,14 +282,19 @@ fn run_inner<B: AutodiffBackend, S: Submission<B>>(
     log: &mut StepLog,
 ) -> Result<(), String> {
     let spec = &track.spec;
-    let (val_set, heldout_set) = eval_sets(track, opts.heldout_seed)?;
+    let (val_set, heldout) = eval_sets(track, opts.heldout_seed)?;
+    let heldout_set = heldout.map(|(set, window)| {
+        record.heldout_window = window;
+        set
+    });
     let (source, shards) = crate::data::train_source(track)?;
     record.data = shards;
-    let mut stream = TrainStream::<B>::new(source, device.clone(), spec.target.token_budget);
-    let val_batch = spec.validation.batch_size;
+    let ranks = opts.ranks.max(1);
+    let dealer = Dealer::new(source, ranks, spec.target.token_budget);
     // Before anything of the submission's is allocated: a recipe its device cannot hold is
-    // refused here, not by the allocator hours into a certification.
-    let plan = MemoryPlan::estimate(&spec.model, &spec.reference);
+    // refused here, not by the allocator hours into a certification. Each device holds
+    // one rank.
+    let plan = MemoryPlan::per_rank(&spec.model, &spec.reference, ranks);
     let (memory, refused) = crate::memory::check(plan, record.device, &opts.env);
     record.memory = Some(memory);
     if let Some(why) = refused {
@@ -283,16 +303,68 @@ fn run_inner<B: AutodiffBackend, S: Submission<B>>(
 
     // Untimed set-up: no data handle is given, and only the redacted track.
     let view = TrackView::of(spec);
+    let muster = Muster::<B> {
+        view: &view,
+        seed: opts.seed,
+        run_index: opts.run_index,
+        world: ranks,
+        dealer,
+        device,
+    };
+    let sets = (val_set, heldout_set);
+    if ranks == 1 {
+        let crew = Crew::none();
+        return lead::<B, S>(&muster, &crew, track, opts, observer, record, log, sets);
+    }
+    std::thread::scope(|scope| {
+        let crew = Crew::start::<B, S>(scope, &muster);
+        let result = crate::crew::join::<B>(0, device, ranks)
+            .and_then(|()| lead::<B, S>(&muster, &crew, track, opts, observer, record, log, sets));
+        let _ = burn::collective::finish_collective::<B::InnerBackend>(
+            burn::collective::PeerId::from(0usize),
+        );
+        crew.finish(result)
+    })
+}
+
+/// Rank 0: builds its replica, then trains on the clock, ordering every step of the
+/// followers in `crew` with its own, and validates its replica.
+#[allow(clippy::too_many_arguments)]
+fn lead<B: AutodiffBackend, S: Submission<B>>(
+    muster: &Muster<'_, B>,
+    crew: &Crew<'_>,
+    track: &Track,
+    opts: &RunOptions,
+    observer: &dyn RunObserver,
+    record: &mut RunRecord,
+    log: &mut StepLog,
+    (val_set, heldout_set): (EvalSet, Option<EvalSet>),
+) -> Result<(), String> {
+    let spec = &track.spec;
+    let device = muster.device;
+    let val_batch = spec.validation.batch_size;
+    let mut stream = TrainStream::<B>::rank(muster.dealer.clone(), 0, device.clone());
     let init_start = Instant::now();
     let ctx = InitContext {
-        track: &view,
+        track: muster.view,
         device,
         seed: opts.seed,
         run_index: opts.run_index,
+        ranks: Ranks {
+            rank: 0,
+            world: muster.world,
+        },
     };
     let mut sub = guarded("init", || S::init(&ctx))?.map_err(|e| format!("init failed: {e}"))?;
     sync::<B>(device)?;
+    crew.ready()?;
     record.init_time_ms = init_start.elapsed().as_secs_f64() * 1e3;
+    if !crew.is_empty() {
+        crew.agree(
+            &guarded("probe", || ModelProbe::<B>::take(&sub, &val_set, device))?,
+            "after init",
+        )?;
+    }
     observer.event(&RunEvent::Started {
         planned_steps: Some(spec.reference.steps),
     });
@@ -345,10 +417,13 @@ fn run_inner<B: AutodiffBackend, S: Submission<B>>(
         }
         sync::<B>(device)?;
         let t = Instant::now();
+        crew.begin_step(step)?;
         let report = guarded("train_step", || sub.train_step(&mut stream, step))?
             .map_err(|e: SubmissionError| format!("train_step {step} failed: {e}"))?;
         done = guarded("finished", || sub.finished(step + 1))?;
         sync::<B>(device)?;
+        // The step ends when the last rank has finished it.
+        crew.end_step(step, done)?;
         train_ms += t.elapsed().as_secs_f64() * 1e3;
         step += 1;
         record.steps = step;
@@ -380,6 +455,8 @@ fn run_inner<B: AutodiffBackend, S: Submission<B>>(
     // The trained model is final: the held-out pass and the causality probe must not
     // change it either.
     let probe = guarded("probe", || ModelProbe::<B>::take(&sub, &val_set, device))?;
+    // Rank 0's replica is validated for the whole machine, so every replica must be it.
+    crew.agree(&probe, "after training")?;
     if let Some(set) = &heldout_set {
         let t = Instant::now();
         let loss = guarded("held-out validation", || {

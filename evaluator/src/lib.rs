@@ -13,6 +13,7 @@ pub mod certify;
 pub mod cli;
 pub mod cluster;
 pub mod commands;
+pub mod crew;
 pub mod data;
 pub mod envinfo;
 pub mod fence;

@@ -12,20 +12,24 @@
 //! * timed `train_step`s that pull every training batch from the harness's
 //!   [`TrainStream`];
 //! * never a byte of validation data: the harness computes validation loss itself from
-//!   the submission's logits.
+//!   the submission's logits;
+//! * on a machine with several devices, one replica per device ([`Ranks`]), each with its
+//!   slice of every batch; the submission averages gradients across them.
 //!
 //! [`model`] and [`reference`] are the track's reference GPT and AdamW recipe, the
 //! starting point every track's records are measured against.
 
 pub mod model;
+pub mod ranks;
 pub mod reference;
 pub mod stream;
 pub mod testing;
 pub mod view;
 
 pub use burn;
+pub use ranks::Ranks;
 pub use speedcert_track::{ModelSpec, Precision, RecipeSpec};
-pub use stream::{Batch, StreamError, TokenSource, TrainStream};
+pub use stream::{Batch, Dealer, StreamError, TokenSource, TrainStream};
 pub use view::TrackView;
 
 use burn::tensor::backend::AutodiffBackend;
@@ -40,6 +44,10 @@ pub struct InitContext<'a, B: AutodiffBackend> {
     pub seed: u64,
     /// Position of this run in its certification (0 for a lone `speedcert run`).
     pub run_index: usize,
+    /// This replica among the run's data-parallel ranks ([`Ranks::SOLO`] on one device).
+    /// Every rank's `init` gets the same seed, so replicas start equal; the harness
+    /// checks that they still agree when training ends.
+    pub ranks: Ranks,
 }
 
 /// What a step says about itself. Informational only: the harness never trusts it for

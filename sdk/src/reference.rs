@@ -11,7 +11,7 @@ use burn::tensor::{Int, Tensor};
 use speedcert_track::RecipeSpec;
 
 use crate::model::{Gpt, GptConfig};
-use crate::{Family, InitContext, StepReport, Submission, SubmissionError, TrainStream};
+use crate::{Family, InitContext, Ranks, StepReport, Submission, SubmissionError, TrainStream};
 
 /// The trapezoidal schedule: warmup, flat, then linear decay over the last
 /// `cooldown_frac` of the steps.
@@ -46,19 +46,40 @@ pub struct GptAdamW<B: AutodiffBackend> {
     optim: OptimizerAdaptor<AdamW, Gpt<B>, B>,
     recipe: RecipeSpec,
     seq_len: usize,
+    ranks: Ranks,
+    device: B::Device,
+    /// Sequences per pass on this rank, and passes per step.
+    micro: usize,
+    passes: usize,
 }
 
 impl<B: AutodiffBackend> GptAdamW<B> {
-    pub fn new(ctx: &InitContext<'_, B>, recipe: RecipeSpec) -> Self {
+    /// The recipe's batch is the whole machine's: each of `ctx.ranks.world` ranks trains
+    /// on its share, in micro-batches of at most the recipe's, and the ranks average
+    /// their gradients before every step.
+    pub fn new(ctx: &InitContext<'_, B>, recipe: RecipeSpec) -> Result<Self, SubmissionError> {
+        let share = ctx.ranks.share(recipe.batch_size)?;
+        let micro = recipe.micro_batch().min(share);
+        if !share.is_multiple_of(micro) {
+            return Err(SubmissionError::Message(format!(
+                "each of {} ranks trains on {share} sequences per step, which micro-batches of {micro} do not divide",
+                ctx.ranks.world
+            )));
+        }
         B::seed(ctx.device, ctx.seed);
         let model = GptConfig::from(&ctx.track.model).init::<B>(ctx.device);
+        let model = ctx.ranks.broadcast(model, ctx.device)?;
         let optim = adamw(&recipe).init();
-        Self {
+        Ok(Self {
             model: Some(model),
             optim,
             recipe,
             seq_len: ctx.track.model.seq_len,
-        }
+            ranks: ctx.ranks,
+            device: ctx.device.clone(),
+            micro,
+            passes: share / micro,
+        })
     }
 
     fn model(&self) -> &Gpt<B> {
@@ -71,9 +92,9 @@ impl<B: AutodiffBackend> GptAdamW<B> {
         step: usize,
     ) -> Result<StepReport, SubmissionError> {
         let model = self.model.take().expect("model is present between steps");
-        let passes = self.recipe.passes();
+        let passes = self.passes;
         let (grads, train_loss) = if passes == 1 {
-            let batch = data.next_batch(self.recipe.batch_size, self.seq_len)?;
+            let batch = data.next_batch(self.micro, self.seq_len)?;
             let loss = model.loss(batch.inputs, batch.targets);
             let train_loss: f64 = loss.clone().into_scalar().elem::<f64>();
             (
@@ -87,7 +108,7 @@ impl<B: AutodiffBackend> GptAdamW<B> {
             let mut sum = GradientsAccumulator::new();
             let mut train_loss = 0.0;
             for _ in 0..passes {
-                let batch = data.next_batch(self.recipe.micro_batch(), self.seq_len)?;
+                let batch = data.next_batch(self.micro, self.seq_len)?;
                 let loss = model
                     .loss(batch.inputs, batch.targets)
                     .div_scalar(passes as f64);
@@ -96,6 +117,10 @@ impl<B: AutodiffBackend> GptAdamW<B> {
             }
             (sum.grads(), train_loss)
         };
+        // Every rank's share is equal, so the mean of their gradients (and losses) is the
+        // whole batch's.
+        let grads = self.ranks.all_reduce(grads, &model)?;
+        let train_loss = self.ranks.mean::<B>(train_loss, &self.device)?;
         let lr = learning_rate(&self.recipe, step);
         self.model = Some(self.optim.step(lr, model, grads));
         Ok(StepReport {
@@ -133,7 +158,7 @@ pub struct ReferenceRun<B: AutodiffBackend>(GptAdamW<B>);
 
 impl<B: AutodiffBackend> Submission<B> for ReferenceRun<B> {
     fn init(ctx: &InitContext<'_, B>) -> Result<Self, SubmissionError> {
-        Ok(Self(GptAdamW::new(ctx, ctx.track.reference.clone())))
+        Ok(Self(GptAdamW::new(ctx, ctx.track.reference.clone())?))
     }
     fn train_step(
         &mut self,
@@ -175,7 +200,7 @@ impl<B: AutodiffBackend> Submission<B> for ReferenceFastRun<B> {
         recipe.learning_rate *= 1.5;
         recipe.steps = (recipe.steps * 7).div_ceil(10);
         recipe.warmup_steps = recipe.warmup_steps.min(recipe.steps / 4);
-        Ok(Self(GptAdamW::new(ctx, recipe)))
+        Ok(Self(GptAdamW::new(ctx, recipe)?))
     }
     fn train_step(
         &mut self,
@@ -230,8 +255,9 @@ mod tests {
             device: &device,
             seed: 7,
             run_index: 0,
+            ranks: Ranks::SOLO,
         };
-        let mut run = GptAdamW::<B>::new(&ctx, track.reference.clone());
+        let mut run = GptAdamW::<B>::new(&ctx, track.reference.clone()).unwrap();
         let mut stream =
             TrainStream::<B>::new(Box::new(Markov { state: 1, last: 0 }), device, None);
         let losses = (0..steps)

@@ -77,6 +77,7 @@ pub fn train_losses<B: AutodiffBackend, S: Submission<B>>(steps: usize) -> Vec<f
         device: &device,
         seed: 1,
         run_index: 0,
+        ranks: crate::Ranks::SOLO,
     };
     let mut sub = S::init(&ctx).expect("init");
     let mut stream = TrainStream::<B>::new(Box::new(CyclicTokens::new(37)), device.clone(), None);

@@ -5,18 +5,6 @@
 mod common;
 use common::*;
 
-/// test-tiny with whole lines replaced (each `from` must occur exactly once).
-fn edited_track(dir: &std::path::Path, edits: &[(&str, &str)]) -> std::path::PathBuf {
-    let mut text = std::fs::read_to_string(test_track()).unwrap();
-    for (from, to) in edits {
-        assert_eq!(text.matches(from).count(), 1, "{from:?} in test-tiny.toml");
-        text = text.replace(from, to);
-    }
-    let path = dir.join("t.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
 fn run_track(track: &std::path::Path) -> (Option<i32>, serde_json::Value, String) {
     let mut c = speedcert();
     c.args(["run", "--seed", "3", "--json", "--track"])

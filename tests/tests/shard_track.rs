@@ -2,7 +2,9 @@
 //! track that trains as written, the track is cut to a seconds-long model, its training
 //! shards are left unpinned and recorded by `data fetch` (trust on first use), and
 //! `certify` and `verify` pass, with the first-use digests marked in every run.json and
-//! in verify's output. The corpus is this repository's docs/ (about 15,000 GPT-2 tokens).
+//! in verify's output; the held-out slice is read from a shard no run trains on, at the
+//! offset each run's held-out seed gives. The corpus is this repository's docs/ (about
+//! 18,000 GPT-2 tokens).
 
 mod common;
 use common::*;
@@ -14,8 +16,12 @@ fn replace_once(text: &str, from: &str, to: &str) -> String {
     text.replacen(from, to, 1)
 }
 
+/// The train shard that becomes the track's held-out shard (data.heldout), as the last
+/// public train shard is on the FineWeb tracks: full-sized (4096 tokens) in this corpus.
+const HELDOUT: &str = "docs_train_000003.bin";
+
 /// prepare's track, cut to a one-layer model and 30 steps (its data and validation kept
-/// as written), its training shards unpinned.
+/// as written), its training shards unpinned, and one of them moved to data.heldout.
 fn small_track(prepared: &str) -> String {
     let mut t = prepared.to_owned();
     for (from, to) in [
@@ -32,8 +38,14 @@ fn small_track(prepared: &str) -> String {
     ] {
         t = replace_once(&t, from, to);
     }
+    t = replace_once(
+        &t,
+        "source = \"shards\"",
+        &format!("source = \"shards\"\nheldout = {{ name = \"{HELDOUT}\" }}"),
+    );
     // Unpin the training shards: `data fetch` records them in the data lock instead.
     t.lines()
+        .filter(|l| !(l.contains(HELDOUT) && l.contains("sha256")))
         .map(|l| {
             if l.contains("_train_")
                 && let Some(start) = l.find(", sha256 = \"")
@@ -148,6 +160,13 @@ fn a_prepared_shard_track_certifies_and_verifies_with_its_first_use_digests_mark
         let train = origin("_train_");
         assert_eq!(train.len(), unpinned, "{r}");
         assert!(train.iter().all(|o| o == "first_use"), "{r}");
+        // The held-out slice: 1024 tokens (and one more target) of the held-out shard at
+        // the offset the run's held-out seed gives among 4096 - 1025 + 1 places.
+        let w = &r["heldout_window"];
+        assert_eq!(w["shard"], HELDOUT, "{r}");
+        assert_eq!(w["shard_tokens"], 4096, "{r}");
+        let seed = r["heldout_seed"].as_u64().unwrap();
+        assert_eq!(w["offset"].as_u64(), Some(seed % 3072), "{r}");
     }
     let ok = verify(&bundle, &public);
     let text = stdout(&ok);
@@ -157,6 +176,21 @@ fn a_prepared_shard_track_certifies_and_verifies_with_its_first_use_digests_mark
             && l.contains("trusted on first use")
             && l.contains("docs_train_000001.bin")),
         "{text}"
+    );
+
+    // A held-out window moved off the place its seed gives is refused, even re-signed.
+    let forged = dir.path().join("forged-heldout");
+    copy_dir(&bundle, &forged);
+    let path = forged.join("runs/run-002/run.json");
+    let mut r = json(&path);
+    let moved = r["heldout_window"]["offset"].as_u64().unwrap() + 1;
+    r["heldout_window"]["offset"] = moved.into();
+    std::fs::write(&path, serde_json::to_vec_pretty(&r).unwrap()).unwrap();
+    resign(&forged, &key);
+    refused(
+        &verify(&forged, &public),
+        "runs/run-002/run.json",
+        "heldout_window.offset",
     );
 
     // Runs that read different bytes under one name contradict each other, and a pinned

@@ -204,6 +204,24 @@ pub struct ShardData {
     pub base_url: Option<String>,
     pub train: Vec<ShardRef>,
     pub val: Vec<ShardRef>,
+    /// A shard of the same corpus that neither list holds (for FineWeb, a training shard
+    /// past those the track lists), so the training stream never reads it: each run's
+    /// certifier-only held-out slice is `validation.heldout_tokens` of it at an offset
+    /// drawn from the run's held-out seed ([`heldout_offset`]), and overfitting the
+    /// public validation slice shows. Absent: the held-out slice follows the public one
+    /// in the val shards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heldout: Option<ShardRef>,
+}
+
+/// Where a run's held-out slice of `heldout_tokens` starts in a held-out shard of
+/// `shard_tokens` tokens: the run's held-out seed modulo the number of places the slice
+/// (and the one token more its last target needs) fits. `None` when it does not fit.
+/// One definition, for the harness that reads the slice and for verify, which recomputes
+/// the offset from the plan's seed.
+pub fn heldout_offset(seed: u64, shard_tokens: u64, heldout_tokens: u64) -> Option<u64> {
+    let places = shard_tokens.checked_sub(heldout_tokens + 1)? + 1;
+    Some(seed % places)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -561,5 +579,22 @@ mod tests {
     fn unknown_track_lists_known_ones() {
         let e = Track::resolve("nope", &[]).unwrap_err().to_string();
         assert!(e.contains("synthetic-tiny"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod heldout_tests {
+    use super::heldout_offset;
+
+    /// A slice of n tokens needs n + 1 (its last target); every seed lands on a place it fits.
+    #[test]
+    fn held_out_offsets_keep_the_slice_inside_its_shard() {
+        assert_eq!(heldout_offset(7, 10, 9), Some(0));
+        assert_eq!(heldout_offset(7, 10, 10), None);
+        assert_eq!(heldout_offset(7, 11, 9), Some(1));
+        for seed in [0, 1, 12345, u64::MAX] {
+            let o = heldout_offset(seed, 4096, 1024).unwrap();
+            assert!(o + 1025 <= 4096, "{seed}: {o}");
+        }
     }
 }

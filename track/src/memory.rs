@@ -45,6 +45,18 @@ pub struct MemoryPlan {
 }
 
 impl MemoryPlan {
+    /// The plan for each device of a run with `ranks` data-parallel ranks, one per
+    /// device: a rank's passes hold at most its share of the batch.
+    pub fn per_rank(model: &ModelSpec, recipe: &RecipeSpec, ranks: usize) -> Self {
+        let mut share = recipe.clone();
+        share.micro_batch_size = Some(
+            recipe
+                .micro_batch()
+                .min((recipe.batch_size / ranks.max(1)).max(1)),
+        );
+        Self::estimate(model, &share)
+    }
+
     /// The plan for `recipe` on `model`: one pass of `recipe.micro_batch()` sequences.
     pub fn estimate(model: &ModelSpec, recipe: &RecipeSpec) -> Self {
         let [v, l, h, d, t, r] = [

@@ -265,6 +265,24 @@ impl TrackSpec {
                         check_shard_ref(p, &format!("{key}[{i}]"), s);
                     }
                 }
+                if let Some(h) = &d.heldout {
+                    check_shard_ref(p, "data.heldout", h);
+                    if d.val.iter().chain(&d.train).any(|s| s.name == h.name) {
+                        p.add(
+                            "data.heldout.name",
+                            format!(
+                                "is {:?}, also a training or validation shard: the held-out slice must be tokens the run never sees",
+                                h.name
+                            ),
+                        );
+                    }
+                    if self.validation.heldout_tokens == 0 {
+                        p.add(
+                            "data.heldout",
+                            "names a held-out shard, but validation.heldout_tokens is 0: set how many tokens the held-out slice takes from it",
+                        );
+                    }
+                }
                 for (i, s) in d.train.iter().enumerate() {
                     if d.val.iter().any(|v| v.name == s.name) {
                         p.add(

@@ -254,6 +254,18 @@ const REFUSED: &[Case] = &[
         "data.train[1].name",
         "also a validation shard",
     ),
+    (
+        SHARDS,
+        &[("data.heldout.name", "\"fineweb_train_000002.bin\"")],
+        "data.heldout.name",
+        "also a training or validation shard: the held-out slice must be tokens the run never sees",
+    ),
+    (
+        SHARDS,
+        &[("validation.heldout_tokens", "0")],
+        "data.heldout",
+        "validation.heldout_tokens is 0",
+    ),
     // validation
     (
         SYNTHETIC,
@@ -649,7 +661,9 @@ const ACCEPTED: &[(&str, &[(&str, &str)])] = &[
     ),
     (SYNTHETIC, &[("certification.run_timeout_s", "604800")]),
     (SYNTHETIC, &[("name", "\"my_track.v2\"")]),
-    (SHARDS, &[("validation.heldout_tokens", "0")]),
+    // A shard track with data.heldout needs a held-out slice (refused above); without a
+    // held-out slice the synthetic track still trains.
+    (SYNTHETIC, &[("validation.heldout_tokens", "0")]),
     (SHARDS, &[("validation.heldout_tokens", "1025")]),
     (SHARDS, &[("target.loss_floor", "3.0")]),
 ];

@@ -382,6 +382,8 @@ pub fn write_bundle(records: &Path, spec: &BundleSpec, signer: &Signer) -> PathB
             language_seed: None,
             memory: None,
             devices: None,
+            ranks: None,
+            heldout_window: None,
             command: None,
             data: Vec::new(),
         };

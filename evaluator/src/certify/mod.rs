@@ -593,6 +593,8 @@ fn failed_record(
         language_seed: plan.language_seed,
         memory: None,
         devices: None,
+        ranks: None,
+        heldout_window: None,
         command,
         data: Vec::new(),
     })

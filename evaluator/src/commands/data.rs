@@ -182,9 +182,10 @@ pub struct TrackShards {
     /// The track's data folder.
     pub dir: PathBuf,
     pub base_url: Option<String>,
-    /// Validation shards first, then training shards in reading order.
+    /// Validation shards (and the held-out shard) first, then training shards in reading
+    /// order.
     pub sources: Vec<ShardSource>,
-    /// How many of `sources` are validation shards.
+    /// How many of `sources` are validation or held-out shards.
     pub n_val: usize,
 }
 
@@ -194,7 +195,9 @@ pub fn track_shards(track: &Track) -> anyhow::Result<TrackShards> {
         DataSpec::Shards(d) => {
             let source =
                 |s: &crate::track::ShardRef| ShardSource::new(s.name.clone(), s.sha256.clone());
-            let mut sources: Vec<ShardSource> = d.val.iter().map(source).collect();
+            // The held-out shard is fetched with the validation shards, always.
+            let mut sources: Vec<ShardSource> =
+                d.val.iter().chain(&d.heldout).map(source).collect();
             let n_val = sources.len();
             sources.extend(d.train.iter().map(source));
             Ok(TrackShards {

@@ -33,6 +33,12 @@ pub struct Args {
     pub submission: String,
     #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
     pub device: DeviceArg,
+    /// Data-parallel ranks. On GPUs one per device, by default the track's `gpu_count`
+    /// pin (at most the GPUs found; a run on fewer than the pin is not official). On the
+    /// CPU the ranks are threads sharing it (default 1): a check of data-parallel
+    /// training, which gives the same model as one rank accumulating the same batch.
+    #[arg(long)]
+    pub ranks: Option<usize>,
     /// Seed of the run (model initialisation); random when omitted, and always recorded.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -81,6 +87,27 @@ pub fn choose_device(arg: DeviceArg, track: &Track, env: &Environment) -> Device
             DeviceKind::Cuda
         }
         DeviceArg::Auto => DeviceKind::Cpu,
+    }
+}
+
+/// Resolves `--ranks` against the device, the track's pin and the machine.
+pub fn choose_ranks(
+    arg: Option<usize>,
+    device: DeviceKind,
+    track: &Track,
+    env: &Environment,
+) -> anyhow::Result<usize> {
+    let gpus = env.gpu_count as usize;
+    match (arg, device) {
+        (Some(0), _) => anyhow::bail!("--ranks 0: a run trains on at least one rank"),
+        (Some(n), DeviceKind::Cuda) if n > gpus => {
+            anyhow::bail!("--ranks {n}: this machine has {gpus} GPUs, one rank per GPU")
+        }
+        (Some(n), _) => Ok(n),
+        (None, DeviceKind::Cpu) => Ok(1),
+        (None, DeviceKind::Cuda) => {
+            Ok((track.spec.hardware.gpu_count.unwrap_or(1) as usize).clamp(1, gpus.max(1)))
+        }
     }
 }
 
@@ -136,11 +163,12 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
         crate::backend::cuda_preflight()?;
     }
     let backend = BackendChoice::new(device, track.spec.reference.precision);
+    let ranks = choose_ranks(args.ranks, device, &track, &env)?;
     let pins = speedcert_bundle::env::check_run_pins(
         &track.spec.hardware,
         &env,
         device,
-        crate::harness::DEVICES_PER_RUN,
+        crate::harness::devices(device, ranks),
     );
     let opts = RunOptions {
         seed: args.seed.unwrap_or_else(rand::random),
@@ -150,6 +178,7 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
         env,
         official: pins.iter().all(|p| p.passed),
         language_seed,
+        ranks,
     };
     // GPU telemetry for the whole run (gpu.csv); header-only on CPU or without NVML.
     let sampler = crate::telemetry::gpu::GpuSampler::for_device(device);
@@ -210,6 +239,9 @@ fn run_folder(
         .arg("--fence");
     if let Some(seed) = args.seed {
         cmd.args(["--seed", &seed.to_string()]);
+    }
+    if let Some(n) = args.ranks {
+        cmd.args(["--ranks", &n.to_string()]);
     }
     if let Some(seed) = args.heldout_seed {
         cmd.args(["--heldout-seed", &seed.to_string()]);

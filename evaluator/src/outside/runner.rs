@@ -340,22 +340,36 @@ pub(super) fn settle_lock(
     let dir = manifest.parent().unwrap_or(Path::new("."));
     let lock = dir.join("Cargo.lock");
     std::fs::copy(referee.join("Cargo.lock"), &lock).map_err(io(&lock))?;
+    let mut metadata = Command::new("cargo");
+    metadata.args(["metadata", "--offline", "--format-version", "1"]);
+    // Without a platform cargo reads the manifest of every platform's crates
+    // (android_system_properties, windows-*), which a build here never downloaded.
+    if let Some(host) = host_triple(dir) {
+        metadata.args(["--filter-platform", &host]);
+    }
     cargo(
         source,
         &format!("settling {what}"),
-        Command::new("cargo")
-            .args([
-                "metadata",
-                "--offline",
-                "--format-version",
-                "1",
-                "--manifest-path",
-            ])
+        metadata
+            .arg("--manifest-path")
             .arg(manifest)
             .current_dir(dir)
             .stdout(Stdio::null()),
         &mut |_| {},
     )
+}
+
+/// The platform the toolchain of `dir` builds for (`rustc -vV`'s `host:`).
+fn host_triple(dir: &Path) -> Option<String> {
+    let out = Command::new("rustc")
+        .arg("-vV")
+        .current_dir(dir)
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .map(str::to_owned)
 }
 
 /// Prefixes of the variables Cargo sets for the crate it builds, runs or tests.

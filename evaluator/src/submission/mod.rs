@@ -3,4 +3,6 @@
 //! built-in submissions.
 
 pub use speedcert_sdk::reference;
-pub use speedcert_sdk::{Family, InitContext, StepReport, Submission, SubmissionError, TrackView};
+pub use speedcert_sdk::{
+    Family, InitContext, Ranks, StepReport, Submission, SubmissionError, TrackView,
+};

@@ -180,13 +180,13 @@ macro_rules! delegate_to_inner {
     };
 }
 
-fn reference<B: AutodiffBackend>(ctx: &InitContext<'_, B>) -> GptAdamW<B> {
+fn reference<B: AutodiffBackend>(ctx: &InitContext<'_, B>) -> Result<GptAdamW<B>, SubmissionError> {
     GptAdamW::new(ctx, ctx.track.reference.clone())
 }
 
 impl<B: AutodiffBackend> Submission<B> for PeeksFutureRun<B> {
     fn init(ctx: &InitContext<'_, B>) -> Result<Self, SubmissionError> {
-        Ok(Self(reference(ctx)))
+        Ok(Self(reference(ctx)?))
     }
     fn train_step(
         &mut self,
@@ -213,7 +213,7 @@ impl<B: AutodiffBackend> Submission<B> for PeeksFutureRun<B> {
 
 impl<B: AutodiffBackend> Submission<B> for FakeLossRun<B> {
     fn init(ctx: &InitContext<'_, B>) -> Result<Self, SubmissionError> {
-        Ok(Self(reference(ctx)))
+        Ok(Self(reference(ctx)?))
     }
     fn train_step(
         &mut self,
@@ -229,7 +229,7 @@ impl<B: AutodiffBackend> Submission<B> for FakeLossRun<B> {
 
 impl<B: AutodiffBackend> Submission<B> for PanicsInRun2Run<B> {
     fn init(ctx: &InitContext<'_, B>) -> Result<Self, SubmissionError> {
-        Ok(Self(reference(ctx), ctx.run_index))
+        Ok(Self(reference(ctx)?, ctx.run_index))
     }
     fn train_step(
         &mut self,
@@ -246,7 +246,7 @@ impl<B: AutodiffBackend> Submission<B> for PanicsInRun2Run<B> {
 
 impl<B: AutodiffBackend> Submission<B> for EmitsNanRun<B> {
     fn init(ctx: &InitContext<'_, B>) -> Result<Self, SubmissionError> {
-        Ok(Self(reference(ctx)))
+        Ok(Self(reference(ctx)?))
     }
     fn train_step(
         &mut self,
@@ -290,7 +290,7 @@ impl<B: AutodiffBackend> Submission<B> for DelayedReferenceRun<B> {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
-        Ok(Self(reference(ctx), std::time::Duration::from_micros(us)))
+        Ok(Self(reference(ctx)?, std::time::Duration::from_micros(us)))
     }
     fn train_step(
         &mut self,
@@ -308,7 +308,7 @@ impl<B: AutodiffBackend> Submission<B> for DelayedReferenceRun<B> {
 
 impl<B: AutodiffBackend> Submission<B> for SlowedReferenceRun<B> {
     fn init(ctx: &InitContext<'_, B>) -> Result<Self, SubmissionError> {
-        Ok(Self(reference(ctx)))
+        Ok(Self(reference(ctx)?))
     }
     fn train_step(
         &mut self,
@@ -326,7 +326,7 @@ impl<B: AutodiffBackend> Submission<B> for OpensSocketRun<B> {
         let addr = std::env::var("SPEEDCERT_TEST_CONNECT").unwrap_or_default();
         std::net::TcpStream::connect(&addr)
             .map_err(|e| SubmissionError::Message(format!("connect to {addr}: {e}")))?;
-        Ok(Self(reference(ctx)))
+        Ok(Self(reference(ctx)?))
     }
     fn train_step(
         &mut self,
@@ -342,7 +342,7 @@ impl<B: AutodiffBackend> Submission<B> for ReadsFileRun<B> {
     fn init(ctx: &InitContext<'_, B>) -> Result<Self, SubmissionError> {
         let path = std::env::var("SPEEDCERT_TEST_READ").unwrap_or_default();
         std::fs::read(&path).map_err(|e| SubmissionError::Message(format!("read {path}: {e}")))?;
-        Ok(Self(reference(ctx)))
+        Ok(Self(reference(ctx)?))
     }
     fn train_step(
         &mut self,
@@ -356,7 +356,7 @@ impl<B: AutodiffBackend> Submission<B> for ReadsFileRun<B> {
 
 impl<B: AutodiffBackend> Submission<B> for LearnsInLogitsRun<B> {
     fn init(ctx: &InitContext<'_, B>) -> Result<Self, SubmissionError> {
-        Ok(Self(reference(ctx), std::cell::Cell::new(0)))
+        Ok(Self(reference(ctx)?, std::cell::Cell::new(0)))
     }
     fn train_step(
         &mut self,
@@ -390,7 +390,7 @@ impl<B: AutodiffBackend> Submission<B> for PretrainsOnPublicLanguageRun<B> {
             ctx.device.clone(),
             None,
         );
-        let mut model = reference(ctx);
+        let mut model = reference(ctx)?;
         for step in 0..ctx.track.reference.steps {
             model.step(&mut data, step)?;
         }

@@ -43,6 +43,19 @@ pub fn test_track() -> String {
         .to_string()
 }
 
+/// test-tiny with whole lines replaced (each `from` must occur exactly once), written to
+/// `dir/t.toml`.
+pub fn edited_track(dir: &Path, edits: &[(&str, &str)]) -> PathBuf {
+    let mut text = std::fs::read_to_string(test_track()).unwrap();
+    for (from, to) in edits {
+        assert_eq!(text.matches(from).count(), 1, "{from:?} in test-tiny.toml");
+        text = text.replace(from, to);
+    }
+    let path = dir.join("t.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 pub fn run(mut cmd: Command) -> Output {
     let out = cmd.output().expect("spawn");
     eprintln!(

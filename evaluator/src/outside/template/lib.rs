@@ -33,7 +33,7 @@ impl<B: AutodiffBackend> speedcert_sdk::Submission<B> for Run<B> {
     fn init(ctx: &InitContext<'_, B>) -> Result<Self, SubmissionError> {
         let mut recipe = ctx.track.reference.clone();
         recipe.learning_rate *= LR_SCALE;
-        Ok(Self(GptAdamW::new(ctx, recipe)))
+        Ok(Self(GptAdamW::new(ctx, recipe)?))
     }
 
     /// Timed: one optimizer step on the next batch of the training stream.
