@@ -96,9 +96,6 @@ fn source_problems(dir: &Path, plan: &Plan) -> Vec<Problem> {
     out
 }
 
-/// The shards each run says it checked (run.json `data`) must be the track's, with the
-/// digest the track pins where it pins one and marked first-use where it does not, and
-/// every run must have seen the same bytes under the same name.
 /// A run's held-out window must be the track's held-out shard at the offset its own
 /// held-out seed gives, and every run must have seen the shard at one length.
 fn heldout_problems(
@@ -161,6 +158,9 @@ fn heldout_problems(
     out
 }
 
+/// The shards each run says it checked (run.json `data`) must be the track's, with the
+/// digest the track pins where it pins one and marked first-use where it does not, and
+/// every run must have seen the same bytes under the same name.
 fn data_problems(track: &Track, runs: &[RunRecord]) -> Vec<Problem> {
     use crate::run::DigestOrigin;
     let mut out = Vec::new();
@@ -453,22 +453,17 @@ pub fn problems(
         }
         // A GPU run's ranks are its devices; a CPU run's share its one device.
         if let Some(n) = r.ranks {
-            let fits = match r.device {
-                DeviceKind::Cpu => n >= 1,
-                DeviceKind::Cuda => n == r.trained_devices(),
+            let devices = r.trained_devices();
+            let (fits, rule) = match r.device {
+                DeviceKind::Cpu => (n >= 1, "at least 1".to_owned()),
+                DeviceKind::Cuda => (n == devices, format!("one rank per device ({devices})")),
             };
             if !fits {
                 out.push(Problem::new(
                     &file,
                     format!(
-                        "ranks is {n}, but a {} run on {} devices trains with {}",
-                        r.device,
-                        r.trained_devices(),
-                        match r.device {
-                            DeviceKind::Cpu => "at least 1".to_owned(),
-                            DeviceKind::Cuda =>
-                                format!("one rank per device ({})", r.trained_devices()),
-                        }
+                        "ranks is {n}, but a {} run on {devices} devices trains with {rule}",
+                        r.device
                     ),
                 ));
             }

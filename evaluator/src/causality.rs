@@ -134,7 +134,7 @@ impl<B: AutodiffBackend> ModelProbe<B> {
             Ok(())
         } else {
             Err(format!(
-                "rank {rank}'s replica differs from rank 0's {when}: logits on a fixed probe window differ by {moved:.3e} (tolerance {tolerance:.1e}); every rank must start from the same seed and average its gradients with Ranks::all_reduce before each step"
+                "rank {rank}'s replica differs from rank 0's {when}: logits on a fixed probe window differ by {moved:.3e} (tolerance {tolerance:.1e}); every rank must start from rank 0's weights (Ranks::broadcast) and average its gradients with Ranks::all_reduce before each step"
             ))
         }
     }

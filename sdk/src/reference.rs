@@ -59,7 +59,7 @@ impl<B: AutodiffBackend> GptAdamW<B> {
     /// their gradients before every step.
     pub fn new(ctx: &InitContext<'_, B>, recipe: RecipeSpec) -> Result<Self, SubmissionError> {
         let share = ctx.ranks.share(recipe.batch_size)?;
-        let micro = recipe.micro_batch().min(share);
+        let micro = recipe.rank_micro_batch(ctx.ranks.world);
         if !share.is_multiple_of(micro) {
             return Err(SubmissionError::Message(format!(
                 "each of {} ranks trains on {share} sequences per step, which micro-batches of {micro} do not divide",

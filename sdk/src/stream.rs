@@ -70,6 +70,15 @@ struct Deal {
     calls: Vec<usize>,
 }
 
+impl Deal {
+    /// Stream position where the round after the last one dealt starts.
+    fn next_round(&self) -> u64 {
+        self.rounds
+            .last()
+            .map_or(0, |&(s, n)| s + (self.world * n) as u64)
+    }
+}
+
 impl Dealer {
     pub fn new(source: Box<dyn TokenSource>, world: usize, budget: Option<u64>) -> Arc<Self> {
         let world = world.max(1);
@@ -117,10 +126,7 @@ impl Dealer {
                     requested: round,
                 });
             }
-            let start = d
-                .rounds
-                .last()
-                .map_or(0, |&(s, n)| s + (d.world * n) as u64);
+            let start = d.next_round();
             d.rounds.push((start, need));
             d.served += round;
         }
@@ -146,10 +152,7 @@ impl Dealer {
         out.extend(d.window.range(from..from + need + 1));
         d.calls[rank] += 1;
         // Forget what no rank will ask for again: everything before the earliest next call.
-        let next_round = d
-            .rounds
-            .last()
-            .map_or(0, |&(s, n)| s + (d.world * n) as u64);
+        let next_round = d.next_round();
         let keep = (0..d.world)
             .map(|r| match d.rounds.get(d.calls[r]) {
                 Some(&(s, n)) => s + (r * n) as u64,

@@ -317,6 +317,13 @@ impl RecipeSpec {
         self.micro_batch_size.unwrap_or(self.batch_size)
     }
 
+    /// Sequences per pass on each of `ranks` data-parallel ranks: the recipe's micro-batch,
+    /// or a rank's share of the batch when that is smaller.
+    pub fn rank_micro_batch(&self, ranks: usize) -> usize {
+        self.micro_batch()
+            .min((self.batch_size / ranks.max(1)).max(1))
+    }
+
     /// Forward and backward passes accumulated into one optimizer step.
     pub fn passes(&self) -> usize {
         self.batch_size / self.micro_batch().max(1)

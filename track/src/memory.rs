@@ -49,11 +49,7 @@ impl MemoryPlan {
     /// device: a rank's passes hold at most its share of the batch.
     pub fn per_rank(model: &ModelSpec, recipe: &RecipeSpec, ranks: usize) -> Self {
         let mut share = recipe.clone();
-        share.micro_batch_size = Some(
-            recipe
-                .micro_batch()
-                .min((recipe.batch_size / ranks.max(1)).max(1)),
-        );
+        share.micro_batch_size = Some(recipe.rank_micro_batch(ranks));
         Self::estimate(model, &share)
     }
 
