@@ -48,6 +48,8 @@
     {
       # packages.<system>.{default,speedcert,speedcert-no-nccl,oci,cuda-root,deps}
       packages = pick "packages";
+      # lib.<system>.runner ./submission: a submission's runner built from its source
+      lib = pick "lib";
       # nix run . -- run
       apps = pick "apps";
       # nix develop: pinned toolchain, CUDA headers + NVRTC, python3 with scipy/numpy/pynacl

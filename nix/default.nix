@@ -153,6 +153,19 @@ let
     );
 
   speedcert = mkSpeedcert { };
+
+  # A submission's runner from its source folder (nix/runner.nix): `lib.runner ./folder`.
+  runner = import ./runner.nix {
+    inherit
+      lib
+      pkgs
+      craneLib
+      speedcert
+      src
+      commonArgs
+      ;
+    cargoArtifacts = workspaceArtifacts;
+  };
   speedcert-no-nccl = mkSpeedcert { withNccl = false; };
 
   oci = import ./oci.nix {
@@ -203,6 +216,10 @@ in
     inherit speedcert speedcert-no-nccl oci;
     cuda-root = cuda.root;
     deps = cargoArtifacts;
+  };
+
+  lib = {
+    inherit runner;
   };
 
   apps.default = {

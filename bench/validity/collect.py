@@ -6,17 +6,24 @@
 Pools (appended to OUT/POOL.jsonl, one pair per line, so an interrupted collection
 continues where it stopped):
   null        reference against reference (the false-record rate)
-  slow-P      reference against delayed-reference slowed by P% of the reference's median
-              training time (the power curves); the delay is calibrated once, from the
-              null pool's first runs, and recorded in OUT/calibration.json
+  slow-P      delayed-reference against itself with P% of the reference's median training
+              time more delay (the power curves); the delay is calibrated once, from 20
+              reference runs, and recorded in OUT/calibration.json
 
   python3 bench/validity/collect.py --bin target/debug/speedcert-adversarial \\
       --out bench/results/validity-raw --pool null --pairs 5000
   python3 bench/validity/collect.py ... --pool slow-3 --pairs 2000
+
+--load drift collects on a shared machine: a background load whose level (one process
+per core, busy 0%, 30%, 60% or 90% of every 2 ms) changes every 5 to 30 s, slower than a
+pair (about 1 s on an idle machine), as a certifier sharing its node with other jobs, or
+a GPU drifting with its temperature, sees. Every change is logged to OUT/load.log. The calibration is then
+measured under that load too.
 """
 
 import argparse
 import json
+import multiprocessing
 import os
 import random
 import statistics
@@ -53,44 +60,121 @@ def calibrate(binary, out_dir, runs=20):
     return cal
 
 
+LEVELS = [0.0, 0.3, 0.6, 0.9]  # the drift load's duty cycles
+PERIOD_S = 0.002
+
+
+def duty(level):
+    """Busy for `level` of every 2 ms, asleep for the rest: a fine-grained share of a core,
+    which slows a run evenly rather than stalling it for whole time slices."""
+    while True:
+        until = time.perf_counter() + level * PERIOD_S
+        while time.perf_counter() < until:
+            pass
+        time.sleep((1 - level) * PERIOD_S)
+
+
+def drift(log_path, stop):
+    """Changes the machine's load every 5 to 30 s until `stop` is set: one process per
+    core at a duty cycle drawn from LEVELS, each change logged with its time."""
+    rng = random.SystemRandom()
+    workers = []
+    with open(log_path, "a") as log:
+        while not stop.is_set():
+            level = rng.choice(LEVELS)
+            for w in workers:
+                w.terminate()
+            workers = [multiprocessing.Process(target=duty, args=(level,))
+                       for _ in range(os.cpu_count() if level > 0 else 0)]
+            for w in workers:
+                w.start()
+            hold = rng.uniform(5, 30)
+            log.write(json.dumps(dict(at=time.time(), level=level, hold_s=round(hold, 1))) + "\n")
+            log.flush()
+            stop.wait(hold)
+    for w in workers:
+        w.terminate()
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--bin", required=True, help="target/<profile>/speedcert-adversarial")
     p.add_argument("--out", required=True, help="folder of the pools")
-    p.add_argument("--pool", required=True, help="null or slow-P (P in percent)")
+    p.add_argument("--pool", required=True,
+                   help="null or slow-P (P in percent), or several separated by commas, collected in turn")
     p.add_argument("--pairs", type=int, required=True, help="pairs the pool should hold")
+    p.add_argument("--load", choices=["none", "drift"], default="none",
+                   help="drift: collect under a background load that changes every 5-30 s")
     args = p.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
-    if args.pool == "null":
-        baseline, delay_us, pct = "reference", 0, 0.0
-    elif args.pool.startswith("slow-"):
-        pct = float(args.pool[5:])
+    if args.load == "drift":
+        stop = multiprocessing.Event()
+        loader = multiprocessing.Process(
+            target=drift, args=(os.path.join(args.out, "load.log"), stop))
+        loader.start()
+    try:
+        collect(args)
+    finally:
+        if args.load == "drift":
+            stop.set()
+            loader.join(5)
+
+
+# A slow pool's candidate spins too, this long per step, and its baseline this plus the
+# pool's delay. A pause of the main thread lets the CPU backend's worker threads fall
+# asleep, and waking them costs a scheduler latency at the next step, which on a loaded
+# machine is far larger than the spin (2026-12-02: a 3% spin slowed a run by 11.7%).
+# With both arms paused, that cost is in both and the difference is the delay alone.
+BASE_DELAY_US = 500
+
+
+def pool_setup(args, pool):
+    """The candidate and baseline submissions of `pool`, their per-step delays, and the
+    slow-down asked."""
+    if pool == "null":
+        return ("reference", 0), ("reference", 0), 0.0
+    if pool.startswith("slow-"):
+        pct = float(pool[5:])
         cal = calibrate(args.bin, args.out)
-        delay_us = round(pct / 100 * cal["reference_median_ms"] * 1000 / STEPS)
-        baseline = "delayed-reference"
-    else:
-        sys.exit(f"--pool {args.pool}: expected null or slow-P")
-    path = os.path.join(args.out, f"{args.pool}.jsonl")
-    have = sum(1 for _ in open(path)) if os.path.exists(path) else 0
+        delay = round(pct / 100 * cal["reference_median_ms"] * 1000 / STEPS)
+        return (("delayed-reference", BASE_DELAY_US),
+                ("delayed-reference", BASE_DELAY_US + delay), pct)
+    sys.exit(f"--pool {pool}: expected null or slow-P")
+
+
+def collect(args):
+    """Collects every pool of --pool (comma-separated) up to --pairs, one pair of each in
+    turn, so that pools collected together see the same machine."""
+    pools = args.pool.split(",")
+    setups = {pool: pool_setup(args, pool) for pool in pools}
+    paths = {pool: os.path.join(args.out, f"{pool}.jsonl") for pool in pools}
+    have = {pool: sum(1 for _ in open(p)) if os.path.exists(p) else 0 for pool, p in paths.items()}
+    files = {pool: open(p, "a") for pool, p in paths.items()}
     rng = random.SystemRandom()
-    start = time.time()
-    with open(path, "a") as f:
-        for k in range(have, args.pairs):
+    start, done = time.time(), 0
+    while any(have[pool] < args.pairs for pool in pools):
+        for pool in pools:
+            k = have[pool]
+            if k >= args.pairs:
+                continue
+            (cand, cand_delay), (baseline, delay_us), pct = setups[pool]
             seeds = (rng.getrandbits(63), rng.getrandbits(63))
             cand_first = rng.random() < 0.5
             if cand_first:
-                c = run(args.bin, "reference", seeds[0])
+                c = run(args.bin, cand, seeds[0], cand_delay)
                 b = run(args.bin, baseline, seeds[1], delay_us)
             else:
                 b = run(args.bin, baseline, seeds[1], delay_us)
-                c = run(args.bin, "reference", seeds[0])
-            f.write(json.dumps(dict(pair=k, candidate_ms=c, baseline_ms=b, candidate_first=cand_first,
-                                    slowdown_pct=pct, delay_us=delay_us)) + "\n")
-            f.flush()
-            if (k + 1) % 50 == 0:
-                rate = (k + 1 - have) / (time.time() - start)
-                print(f"{args.pool}: {k + 1}/{args.pairs} pairs ({rate:.2f} pairs/s)", file=sys.stderr)
-
+                c = run(args.bin, cand, seeds[0], cand_delay)
+            files[pool].write(json.dumps(dict(pair=k, candidate_ms=c, baseline_ms=b, candidate_first=cand_first,
+                                              slowdown_pct=pct, candidate_delay_us=cand_delay, delay_us=delay_us,
+                                              at=round(time.time(), 1))) + "\n")
+            files[pool].flush()
+            have[pool] += 1
+            done += 1
+            if have[pool] % 50 == 0:
+                rate = done / (time.time() - start)
+                print(f"{pool}: {have[pool]}/{args.pairs} pairs ({rate:.2f} pairs/s over all pools)", file=sys.stderr)
 
 if __name__ == "__main__":
     main()

@@ -340,6 +340,14 @@ pub fn attempt_count(ledger: &Ledger, plan: &crate::plan::Plan, plan_sha256: &st
             a.number,
             ledger.path.display()
         )),
+        // The head the plan was drawn against is the line its `started` line follows.
+        Some(a) if a.ledger_head_sha256 != started.entry.previous_sha256 => Some(format!(
+            "its plan was drawn against ledger head {}, but its started line ({}:{}) follows {}: the plan was not drawn against this ledger",
+            crate::io::short_digest(&a.ledger_head_sha256),
+            ledger.path.display(),
+            started.number,
+            crate::io::short_digest(&started.entry.previous_sha256)
+        )),
         Some(_) => None,
         None => Some("its plan records no attempt number".into()),
     };

@@ -1,14 +1,17 @@
-//! The fence around a run of someone else's code: applied by `speedcert run --fence` to
-//! its own process after the harness has read the track and before the submission's
-//! first line runs, so the fence holds for everything the submission does and for every
-//! thread and process it starts.
+//! The fence around a run of someone else's code. The referee's own binary applies it
+//! (`speedcert fenced`, a fresh single-threaded process of the referee) and only then
+//! becomes the run's program ([`wrap`]): the runner of a submission built from a folder,
+//! a built-in run, or a command submission. So the fence holds from the program's first
+//! instruction, code a submission runs before `main` (a static constructor) included,
+//! and for every thread and process it starts. The parent then checks from outside that
+//! the child is in it ([`observe`]) and records that in run.json, not what the run says.
 //!
 //! What it uses is what Linux offers without root:
 //! * a new user and network namespace (`unshare`): no network interface but the
 //!   namespace's own loopback (down for a harness run, up for a command run, whose
 //!   torchrun workers meet over it), so nothing outside is reachable;
 //! * Landlock: files can be read only under the system's library and device folders,
-//!   the track's data folder and the process's own binary, written only in the run's
+//!   the track's file and data folder and the program's binary, written only in the run's
 //!   output folder; TCP and UDP bind and connect are denied (harness runs); signals and abstract Unix
 //!   sockets cannot reach processes outside the fence (and, as for any Landlock domain,
 //!   neither can ptrace, so a parent's memory, which holds the signing key, is out of
@@ -33,8 +36,10 @@
 //! file outside its folders that its user may write to: certify command submissions as
 //! an unprivileged user.
 
+use std::ffi::OsStr;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use landlock::{
     ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, Ruleset, RulesetAttr,
@@ -95,6 +100,108 @@ pub enum Network {
     /// The loopback, up, with TCP, UDP and Unix sockets: a command run's processes
     /// (torchrun and its workers) meet over it.
     Loopback,
+}
+
+/// How `speedcert fenced` tells the program it becomes which fences it set (comma
+/// separated), so a run can name them in its own output; a certification records what
+/// it observed instead ([`observe`]).
+pub const FENCES_ENV: &str = "SPEEDCERT_FENCES";
+
+impl FenceSpec {
+    /// The fence of a harness run (a runner, or a built-in submission): no network; read
+    /// its track file, its own binary and a shard track's data; write `out`, if any.
+    pub fn harness_run(
+        track: &crate::track::TrackSpec,
+        track_file: Option<&Path>,
+        program: &Path,
+        out: Option<&Path>,
+    ) -> Self {
+        let mut read: Vec<PathBuf> = track_file.into_iter().map(Path::to_path_buf).collect();
+        read.push(program.to_path_buf());
+        if let crate::track::DataSpec::Shards(d) = &track.data {
+            read.push(d.dir.clone());
+        }
+        Self {
+            read,
+            write: out.into_iter().map(Path::to_path_buf).collect(),
+            network: Network::None,
+        }
+    }
+}
+
+/// `program` as a child of this binary's hidden `fenced` subcommand, which fences its own
+/// new process as `spec` says and then becomes `program` (with the arguments the caller
+/// adds). This binary must be the referee's: code of the program's own would run before
+/// it fenced itself.
+pub fn wrap(spec: &FenceSpec, program: &OsStr) -> Command {
+    let referee = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("speedcert"));
+    let mut c = Command::new(referee);
+    c.arg("fenced").args([
+        "--network",
+        match spec.network {
+            Network::None => "none",
+            Network::Loopback => "loopback",
+        },
+    ]);
+    for path in &spec.read {
+        c.arg("--read").arg(path);
+    }
+    for path in &spec.write {
+        c.arg("--write").arg(path);
+    }
+    c.arg("--").arg(program);
+    c
+}
+
+/// The fences `pid` is in, seen from this process, which is outside them: a network and
+/// a user namespace other than this one's, `no_new_privs`, and two seccomp filters more
+/// than this process has (seccomp is the last step of [`apply`], so the rest is set by
+/// then; Landlock shows nowhere in /proc, and `apply` sets it or fails). `None` while
+/// that is not (yet) so, or when `pid` cannot be read.
+pub fn observe(pid: u32, network: Network) -> Option<Vec<String>> {
+    fn status(pid: &str) -> Option<(bool, u32)> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(str::trim)
+        };
+        let filters = field("Seccomp_filters:").map_or(Some(0), |n| n.parse().ok())?;
+        Some((field("NoNewPrivs:") == Some("1"), filters))
+    }
+    fn namespace(pid: &str, kind: &str) -> Option<PathBuf> {
+        std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).ok()
+    }
+    let theirs = pid.to_string();
+    let (no_new_privs, filters) = status(&theirs)?;
+    let (_, ours) = status("self")?;
+    let apart = |kind| Some(namespace(&theirs, kind)? != namespace("self", kind)?);
+    (no_new_privs && filters >= ours + 2 && apart("net")? && apart("user")?)
+        .then(|| in_force(network))
+}
+
+/// The fences named in [`FENCES_ENV`] by the `speedcert fenced` this process came from,
+/// when this process is fenced at all (`no_new_privs` and a seccomp filter); else none.
+pub fn named_by_parent() -> Vec<String> {
+    let Some(names) = std::env::var_os(FENCES_ENV) else {
+        return Vec::new();
+    };
+    let mut text = String::new();
+    let _ = std::fs::File::open("/proc/self/status").and_then(|mut f| f.read_to_string(&mut text));
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+    };
+    if field("NoNewPrivs:") != Some("1") || field("Seccomp:") != Some("2") {
+        return Vec::new();
+    }
+    names
+        .to_string_lossy()
+        .split(',')
+        .filter(|n| !n.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 /// Fences the calling process, which must still be single-threaded. Returns the names of
@@ -398,8 +505,6 @@ fn landlock(spec: &FenceSpec) -> Result<(), FenceError> {
     let mut writable: Vec<PathBuf> = spec.write.clone();
     writable.push(PathBuf::from("/dev/null"));
     writable.extend(nvidia);
-    // Its own binary, read to record its digest in run.json (the identity check).
-    let exe: Vec<PathBuf> = std::env::current_exe().into_iter().collect();
     if spec.network == Network::Loopback {
         // Shared memory between a command's processes (NCCL, torch's DataLoader workers).
         writable.extend(Some(PathBuf::from("/dev/shm")).filter(|p| p.is_dir()));
@@ -422,8 +527,7 @@ fn landlock(spec: &FenceSpec) -> Result<(), FenceError> {
             SYSTEM_READ
                 .iter()
                 .map(Path::new)
-                .chain(spec.read.iter().map(PathBuf::as_path))
-                .chain(exe.iter().map(PathBuf::as_path)),
+                .chain(spec.read.iter().map(PathBuf::as_path)),
             AccessFs::from_read(abi),
         ))
         .map_err(err)?

@@ -316,7 +316,7 @@ fn a_command_runs_fenced_with_only_its_folders_and_its_loopback() {
             std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
         }
         let mut c = std::process::Command::new(&bin);
-        c.arg("fenced")
+        c.args(["fenced", "--network", "loopback"])
             .arg("--write")
             .arg(&work)
             .arg("--write")

@@ -420,3 +420,94 @@ fn cubecl_macros_patch_is_in_use() {
         "vendor/cubecl-macros no longer carries the ordered-iteration patch"
     );
 }
+
+/// nix/runner.nix evaluated with stand-ins for nixpkgs and crane (no store, no network):
+/// the runner of a submission folder is built from speedcert's generated workspace,
+/// `--locked --offline`, from the crates of both lock files, reusing the workspace's
+/// compiled dependencies; a folder without Cargo.lock is refused, naming it.
+#[test]
+fn the_runner_function_builds_a_submission_locked_offline_from_both_lock_files() {
+    if nix_instantiate_available().is_none() {
+        return;
+    }
+    let root = repo_root();
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("lr-up");
+    std::fs::create_dir(&sub).unwrap();
+    std::fs::write(
+        sub.join("Cargo.toml"),
+        "[package]\nname = \"lr-up\"\nversion = \"0.1.0\"\n\n[package.metadata.speedcert]\nname = \"lr-up\"\nfamily = \"Submission\"\ntracks = [\"test-tiny\"]\n",
+    )
+    .unwrap();
+    let eval = |sub: &Path| {
+        let expr = format!(
+            r#"
+let
+  lib = {{
+    importTOML = p: builtins.fromTOML (builtins.readFile p);
+    getExe = d: "/speedcert/bin/speedcert";
+  }};
+  craneLib = {{
+    cargo = "cargo";
+    rustc = "rustc";
+    vendorMultipleCargoDeps = a: {{ locks = map toString a.cargoLockList; }};
+    buildPackage = a: a;
+  }};
+  pkgs = {{ runCommand = name: env: script: {{ inherit name; }}; }};
+  runner = import {root}/nix/runner.nix {{
+    inherit lib pkgs craneLib;
+    speedcert = {{ }};
+    src = {root};
+    commonArgs = {{ version = "0.1.0"; }};
+    cargoArtifacts = "workspace-deps";
+  }};
+  r = runner {sub};
+in
+{{
+  inherit (r) pname buildPhaseCargoCommand cargoArtifacts;
+  locks = r.cargoVendorDir.locks;
+  src = r.src.name;
+}}"#,
+            root = root.display(),
+            sub = sub.display()
+        );
+        Command::new("nix-instantiate")
+            .args(NO_STORE)
+            .args(["--eval", "--strict", "--json", "--expr", &expr])
+            .output()
+            .expect("nix-instantiate runs")
+    };
+    // No lock file: refused.
+    let out = eval(&sub);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{} has no Cargo.lock", sub.display())),
+        "{err}"
+    );
+
+    std::fs::write(sub.join("Cargo.lock"), "version = 4\n").unwrap();
+    let out = eval(&sub);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["pname"], "speedcert-runner-lr-up", "{v}");
+    assert_eq!(v["src"], "speedcert-runner-source-lr-up", "{v}");
+    assert_eq!(v["cargoArtifacts"], "workspace-deps", "{v}");
+    let build = v["buildPhaseCargoCommand"].as_str().unwrap();
+    assert!(
+        build.contains("--locked --offline --release --package \"$(cat runner-package)\""),
+        "{build}"
+    );
+    assert_eq!(
+        v["locks"],
+        serde_json::json!([
+            root.join("Cargo.lock").display().to_string(),
+            sub.join("Cargo.lock").display().to_string()
+        ]),
+        "{v}"
+    );
+}

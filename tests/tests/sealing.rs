@@ -357,6 +357,39 @@ fn the_ledger_counts_attempts_of_one_submission() {
     assert!(read.lines[1].entry.verdict.is_some());
     let trust = speedcert_attest::TrustStore::load(&public).unwrap();
     assert!(read.signature_problems(&trust, 1).is_empty());
+    // verify --ledger holds each bundle to the ledger: attempt 2 of 2 here...
+    let verify_with = |bundle: &str, ledger: &Path| {
+        let mut c = speedcert();
+        c.arg("verify")
+            .arg(dir.path().join(bundle))
+            .arg("--trust")
+            .arg(&public)
+            .arg("--ledger")
+            .arg(ledger);
+        run(c)
+    };
+    let out = verify_with("attempt-2", &ledger);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).contains("attempt 2 of"), "{}", stdout(&out));
+    // ...but not against a ledger that lacks the first attempt: the same lines from the
+    // second attempt's on, re-chained and re-signed by the key holder.
+    let missing_first = dir.path().join("missing-first.jsonl");
+    {
+        let signer = speedcert_attest::Signer::load(&key).unwrap();
+        let mut w = speedcert_bundle::ledger::LedgerWriter::open(&missing_first).unwrap();
+        for line in &read.lines[2..] {
+            w.append(line.entry.clone(), std::slice::from_ref(&signer))
+                .unwrap();
+        }
+    }
+    let out = verify_with("attempt-2", &missing_first);
+    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("its plan says attempt 2, but")
+            && stdout(&out).contains("holds only 0 earlier attempt(s): 1 are missing"),
+        "{}",
+        stdout(&out)
+    );
     // `--collect` with the ledger appends the end once (the Slurm collect job does this),
     // and never to a ledger that did not see the start.
     let collect = |ledger: &Path| {

@@ -332,7 +332,9 @@ fn a_track_that_requires_fences_fences_built_in_runs_and_its_bundle_shows_them()
     std::fs::write(&track, with).unwrap();
     let (key, public) = keygen(dir.path());
     let bundle = dir.path().join("bundle");
-    let mut c = speedcert();
+    // The adversarial binary, whose static constructor tries a socket before `main`.
+    let mut c = adversarial();
+    c.env("SPEEDCERT_TEST_PREMAIN_PROBE", "1");
     c.args(["certify", "--track"])
         .arg(&track)
         .args([
@@ -361,6 +363,18 @@ fn a_track_that_requires_fences_fences_built_in_runs_and_its_bundle_shows_them()
         for f in ["network-namespace", "landlock-filesystem"] {
             assert!(fences.iter().any(|x| x == f), "run-{i:03} not in {f}: {r}");
         }
+        // The fence held from the run's first instruction: code before `main` had no
+        // socket (the referee's own `fenced` wrapper ran unfenced, as it must).
+        let said =
+            std::fs::read_to_string(bundle.join(format!("runs/run-{i:03}/stderr.log"))).unwrap();
+        assert!(
+            said.contains("premain probe in `run`: socket refused (Operation not permitted"),
+            "run-{i:03}: {said}"
+        );
+        assert!(
+            !said.contains("in `run`: socket opened"),
+            "run-{i:03}: {said}"
+        );
     }
     let summary = json(&bundle.join("summary.json"));
     let pin = summary["checks"]
@@ -403,5 +417,54 @@ fn a_submission_whose_model_changes_during_validation_fails_its_run() {
     assert!(
         why.contains("the model changed during the validation pass after step"),
         "{why}"
+    );
+}
+
+/// `submission runner-source` (what the flake's runner function builds) writes the
+/// workspace a certification builds: speedcert's crates, the submission's copy, the
+/// generated runner, a settled lock and the runner's package name; it never writes into
+/// a folder that is already there.
+#[test]
+fn the_runner_source_is_the_workspace_certify_builds() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = scaffold(dir.path(), "lr-up");
+    let out = dir.path().join("runner-source");
+    let mut c = speedcert();
+    c.args(["submission", "runner-source"])
+        .arg(&folder)
+        .arg("--out")
+        .arg(&out);
+    let done = run(c);
+    assert!(done.status.success(), "{}", stderr(&done));
+    let package = std::fs::read_to_string(out.join("runner-package")).unwrap();
+    assert!(package.starts_with("speedcert-runner-"), "{package}");
+    assert_eq!(stdout(&done).trim(), package);
+    let manifest = std::fs::read_to_string(out.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains(&package), "{manifest}");
+    let lock = std::fs::read_to_string(out.join("Cargo.lock")).unwrap();
+    for name in [package.as_str(), "lr-up", "speedcert-sdk", "burn"] {
+        assert!(
+            lock.contains(&format!("name = \"{name}\"")),
+            "the lock has no {name}"
+        );
+    }
+    assert!(out.join("runner/main.rs").is_file());
+    assert_eq!(
+        std::fs::read(out.join("submission/src/lib.rs")).unwrap(),
+        std::fs::read(folder.join("src/lib.rs")).unwrap()
+    );
+    assert!(out.join("sdk").join("Cargo.toml").is_file());
+    // Never over a folder that is there.
+    let mut c = speedcert();
+    c.args(["submission", "runner-source"])
+        .arg(&folder)
+        .arg("--out")
+        .arg(&out);
+    let again = run(c);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("already there"),
+        "{}",
+        stderr(&again)
     );
 }

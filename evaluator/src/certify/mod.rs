@@ -354,18 +354,26 @@ pub fn run_slot(
     };
     // A built-in submission runs fenced too when the track requires fences: its
     // pin.fences check holds only if every run was in them.
-    let fence = build.is_some()
-        || !load_track(dir)?
-            .spec
-            .certification
-            .required_fences
-            .is_empty();
+    let track = load_track(dir)?;
+    let fence = build.is_some() || !track.spec.certification.required_fences.is_empty();
+    let track_file = dir.join(layout::TRACK);
+    let mut command = if fence {
+        let spec = crate::fence::FenceSpec::harness_run(
+            &track.spec,
+            Some(&track_file),
+            &exe,
+            Some(&run_dir),
+        );
+        crate::fence::wrap(&spec, exe.as_os_str())
+    } else {
+        Command::new(&exe)
+    };
     observer.started(slot);
     let started = Instant::now();
-    let mut child = Command::new(exe)
+    let mut child = command
         .arg("run")
         .arg("--track")
-        .arg(dir.join(layout::TRACK))
+        .arg(&track_file)
         .args(["--submission", &slot.submission])
         .args(["--seed", &slot.seed.to_string()])
         .args(["--heldout-seed", &slot.heldout_seed.to_string()])
@@ -375,7 +383,6 @@ pub fn run_slot(
         .arg("--out")
         .arg(&run_dir)
         .arg("--events")
-        .args(fence.then_some("--fence"))
         .args(plan.language_seed.map(|_| "--secret-language"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -399,7 +406,13 @@ pub fn run_slot(
             }
         }
     });
+    // The fences this process sees the child in, taken as soon as they are set: what
+    // run.json records, whatever the run itself writes there.
+    let mut observed = None;
     let status = loop {
+        if fence && observed.is_none() {
+            observed = crate::fence::observe(child.id(), crate::fence::Network::None);
+        }
         while let Ok(e) = rx.try_recv() {
             observer.event(slot, &e);
         }
@@ -413,6 +426,7 @@ pub fn run_slot(
                     timeout.as_secs()
                 ));
             }
+            Ok(None) if fence && observed.is_none() => std::thread::sleep(Duration::from_millis(1)),
             Ok(None) => std::thread::sleep(Duration::from_millis(50)),
             Err(e) => break Err(format!("could not wait for the child process: {e}")),
         }
@@ -423,11 +437,19 @@ pub fn run_slot(
     }
     let run_json = run_dir.join(layout::RUN);
     let record = match (&status, run_json.is_file()) {
-        (Ok(_), true) => bundle::read_json::<RunRecord>(&run_json)?,
+        (Ok(_), true) => {
+            let mut record = bundle::read_json::<RunRecord>(&run_json)?;
+            let fences = observed.unwrap_or_default();
+            if record.fences != fences {
+                record.fences = fences;
+                bundle::write_json(&run_json, &record)?;
+            }
+            record
+        }
         (outcome, _) => {
             let reason = match outcome {
                 Err(reason) => reason.clone(),
-                Ok(st) => child_exit_reason(st),
+                Ok(st) => child_exit_reason(st, &stderr_path),
             };
             let _ = std::fs::remove_file(&run_json);
             write_failed(dir, plan, slot, reason)?
@@ -509,7 +531,20 @@ fn run_command_slot(
     )?)
 }
 
-fn child_exit_reason(status: &std::process::ExitStatus) -> String {
+fn child_exit_reason(status: &std::process::ExitStatus, stderr: &Path) -> String {
+    use crate::commands::fenced::exit;
+    if let Some(code @ (exit::FENCE_FAILED | exit::NOT_STARTED)) =
+        status.code().and_then(|c| u8::try_from(c).ok())
+    {
+        let said = std::fs::read_to_string(stderr).unwrap_or_default();
+        if let Some(line) = said
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("speedcert fenced:"))
+        {
+            return format!("the run never started (exit {code}): {line}");
+        }
+    }
     #[cfg(unix)]
     {
         use std::os::unix::process::ExitStatusExt;

@@ -122,6 +122,31 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
         }
         return run_folder(&dir, &args, &track, registry);
     }
+    if args.fence {
+        // This process becomes `speedcert fenced`, which fences itself and then becomes
+        // this run again, unflagged (before stdin is read: the run reads it): one way to
+        // fence, whoever asks.
+        let exe = std::env::current_exe().context("finding this binary")?;
+        if let Some(out) = &args.out {
+            std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+        }
+        let track_file = Some(std::path::Path::new(&track.origin)).filter(|p| p.is_file());
+        let spec = crate::fence::FenceSpec::harness_run(
+            &track.spec,
+            track_file,
+            &exe,
+            args.out.as_deref(),
+        );
+        let mut again = crate::fence::wrap(&spec, exe.as_os_str());
+        again.args(runner_args(
+            &args,
+            track_file.map_or(args.track.as_str(), |_| track.origin.as_str()),
+            &args.submission,
+        ));
+        use std::os::unix::process::CommandExt;
+        let e = again.exec();
+        anyhow::bail!("could not start {}: {e}", exe.display());
+    }
     let language_seed = if args.secret_language {
         let mut line = String::new();
         std::io::stdin()
@@ -136,7 +161,6 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let mut fences = Vec::new();
     let entry = registry.get(&args.submission).with_context(|| {
         format!(
             "no submission named `{}`; this binary has: {}",
@@ -144,19 +168,8 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
             registry.names().join(", ")
         )
     })?;
-    if args.fence {
-        // Before anything starts a thread (the environment probe loads NVML, the GPU
-        // sampler and the progress bar run threads).
-        let mut spec = crate::fence::FenceSpec::default();
-        if let crate::track::DataSpec::Shards(d) = &track.spec.data {
-            spec.read.push(d.dir.clone());
-        }
-        if let Some(out) = &args.out {
-            std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-            spec.write.push(out.clone());
-        }
-        fences = crate::fence::apply(&spec)?;
-    }
+    // Set by the `speedcert fenced` this process came from, if any.
+    let fences = crate::fence::named_by_parent();
     let env = crate::envinfo::collect();
     let device = choose_device(args.device, &track, &env);
     if device == DeviceKind::Cuda {
@@ -224,40 +237,19 @@ fn run_folder(
     registry: &Registry,
 ) -> anyhow::Result<ExitCode> {
     let built = crate::commands::submission::build(dir, track, registry)?;
-    let mut cmd = std::process::Command::new(&built.runner.exe);
-    cmd.arg("run")
-        .args(["--track", &args.track])
-        .args(["--submission", &built.runner.build.submission])
-        .arg("--device")
-        .arg(match args.device {
-            DeviceArg::Auto => "auto",
-            DeviceArg::Cpu => "cpu",
-            DeviceArg::Cuda => "cuda",
-        })
-        .args(["--run-index", &args.run_index.to_string()])
-        .args(["--role", args.role.as_str()])
-        .arg("--fence");
-    if let Some(seed) = args.seed {
-        cmd.args(["--seed", &seed.to_string()]);
-    }
-    if let Some(n) = args.ranks {
-        cmd.args(["--ranks", &n.to_string()]);
-    }
-    if let Some(seed) = args.heldout_seed {
-        cmd.args(["--heldout-seed", &seed.to_string()]);
-    }
+    let exe = &built.runner.exe;
     if let Some(out) = &args.out {
-        cmd.arg("--out").arg(out);
+        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     }
-    for (on, flag) in [
-        (args.json, "--json"),
-        (args.events, "--events"),
-        (args.secret_language, "--secret-language"),
-    ] {
-        if on {
-            cmd.arg(flag);
-        }
-    }
+    let track_file = Some(std::path::Path::new(&track.origin)).filter(|p| p.is_file());
+    let spec =
+        crate::fence::FenceSpec::harness_run(&track.spec, track_file, exe, args.out.as_deref());
+    let mut cmd = crate::fence::wrap(&spec, exe.as_os_str());
+    cmd.args(runner_args(
+        args,
+        track_file.map_or(args.track.as_str(), |_| track.origin.as_str()),
+        &built.runner.build.submission,
+    ));
     let status = cmd
         .status()
         .with_context(|| format!("starting {}", built.runner.exe.display()))?;
@@ -267,6 +259,43 @@ fn run_folder(
             .and_then(|c| u8::try_from(c).ok())
             .unwrap_or(exit::ERROR),
     ))
+}
+
+/// The arguments of `speedcert run` that run `args` again as `submission` on
+/// `track`, without `--fence` (the caller fences the process).
+fn runner_args(args: &Args, track: &str, submission: &str) -> Vec<std::ffi::OsString> {
+    let mut v: Vec<std::ffi::OsString> = vec!["run".into(), "--track".into(), track.into()];
+    let device = match args.device {
+        DeviceArg::Auto => "auto",
+        DeviceArg::Cpu => "cpu",
+        DeviceArg::Cuda => "cuda",
+    };
+    for (flag, value) in [
+        ("--submission", Some(submission.to_owned())),
+        ("--device", Some(device.to_owned())),
+        ("--run-index", Some(args.run_index.to_string())),
+        ("--role", Some(args.role.as_str().to_owned())),
+        ("--seed", args.seed.map(|s| s.to_string())),
+        ("--ranks", args.ranks.map(|n| n.to_string())),
+        ("--heldout-seed", args.heldout_seed.map(|s| s.to_string())),
+    ] {
+        if let Some(value) = value {
+            v.extend([flag.into(), value.into()]);
+        }
+    }
+    if let Some(out) = &args.out {
+        v.extend(["--out".into(), out.clone().into_os_string()]);
+    }
+    for (on, flag) in [
+        (args.json, "--json"),
+        (args.events, "--events"),
+        (args.secret_language, "--secret-language"),
+    ] {
+        if on {
+            v.push(flag.into());
+        }
+    }
+    v
 }
 
 /// The one line a person quotes.

@@ -1,4 +1,5 @@
-//! `speedcert submission new`: scaffold a submission folder.
+//! `speedcert submission new`: scaffold a submission folder; `submission runner-source`
+//! (hidden): write a submission's runner workspace, for the flake's runner function.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +30,14 @@ pub enum SubmissionCommand {
         #[arg(long, default_value = track::EMBEDDED_DEFAULT_NAME)]
         track: String,
     },
+    /// Write the runner's workspace of the submission in DIR into OUT (a new folder), as
+    /// certify does before it builds; nix/runner.nix builds it.
+    #[command(hide = true)]
+    RunnerSource {
+        dir: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
@@ -53,6 +62,22 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
                 track.spec.name,
                 dir.display()
             );
+            Ok(code(exit::SUCCESS))
+        }
+        SubmissionCommand::RunnerSource { dir, out } => {
+            if out.exists() {
+                anyhow::bail!("{}: already there; give a new folder", out.display());
+            }
+            let referee = BuildSettings::for_this_binary()?.referee_source;
+            let ws = crate::outside::runner::generate(&dir, &referee, &out, true)?;
+            if registry.get(&ws.manifest.name).is_some() {
+                anyhow::bail!(
+                    "{}: `{}` is a built-in submission's name; a submission cannot take it",
+                    dir.display(),
+                    ws.manifest.name
+                );
+            }
+            println!("{}", ws.bin);
             Ok(code(exit::SUCCESS))
         }
     }

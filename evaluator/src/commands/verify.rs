@@ -34,6 +34,11 @@ pub struct Args {
     /// and toolchain, as certify does.
     #[arg(long)]
     pub rebuild: bool,
+    /// The certifier's attempt ledger (certify --ledger): also check that its signed lines
+    /// hold this certification as the attempt its plan says, after every earlier attempt
+    /// of the submission on the track, drawn against the ledger head the plan records.
+    #[arg(long, value_name = "LEDGER")]
+    pub ledger: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -43,6 +48,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         for check in rebuild_checks(&args.bundle) {
             report.add_check(check);
         }
+    }
+    if let Some(ledger) = &args.ledger {
+        report.add_check(attempt_check(&args.bundle, ledger, &trust, args.threshold));
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -114,6 +122,57 @@ fn rebuild_checks(bundle: &Path) -> Vec<speedcert_attest::Check> {
             }
         })
         .collect()
+}
+
+/// The check name of `--ledger`.
+const ATTEMPT: &str = "attempt";
+
+/// `--ledger`: the ledger is whole and signed by trusted keys, and holds this bundle's
+/// certification as the attempt its plan says ([`speedcert_bundle::ledger::attempt_count`],
+/// as `records rebuild` counts it).
+fn attempt_check(
+    bundle: &Path,
+    path: &Path,
+    trust: &TrustStore,
+    threshold: usize,
+) -> speedcert_attest::Check {
+    use speedcert_attest::Check;
+    use speedcert_bundle::ledger::{Ledger, attempt_count};
+    let file = path.display().to_string();
+    if !path.is_file() {
+        return Check::fail(ATTEMPT, Some(&file), "no such ledger");
+    }
+    let ledger = match Ledger::read(path) {
+        Ok(l) => l,
+        Err(e) => return Check::fail(ATTEMPT, Some(&file), e.to_string()),
+    };
+    let mut problems = ledger.problems.clone();
+    problems.extend(ledger.signature_problems(trust, threshold));
+    if !problems.is_empty() {
+        return Check::fail(ATTEMPT, Some(&file), problems.join("; "));
+    }
+    let plan_path = bundle.join(speedcert_bundle::layout::PLAN);
+    let plan = match speedcert_bundle::io::read_json::<speedcert_bundle::plan::Plan>(&plan_path) {
+        Ok(p) => p,
+        Err(e) => return Check::fail(ATTEMPT, Some(&file), e.to_string()),
+    };
+    let plan_sha256 = match speedcert_fsio::sha256_file(&plan_path) {
+        Ok(s) => s,
+        Err(e) => return Check::fail(ATTEMPT, Some(&file), e.to_string()),
+    };
+    let count = attempt_count(&ledger, &plan, &plan_sha256);
+    match (count.flag, count.attempts) {
+        (Some(flag), _) => Check::fail(ATTEMPT, Some(&file), flag),
+        (None, n) => Check::pass(
+            ATTEMPT,
+            Some(&file),
+            format!(
+                "attempt {} of {} on this track, as its plan says",
+                n.unwrap_or_default(),
+                plan.submission_sha256
+            ),
+        ),
+    }
 }
 
 /// The trust store from `--trust`, or from `records/keys` under the current folder.

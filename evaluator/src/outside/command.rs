@@ -273,7 +273,11 @@ pub fn run(
             });
         }
     };
+    let mut observed = None;
     let status = loop {
+        if observed.is_none() {
+            observed = fence::observe(child.id(), Network::Loopback);
+        }
         match child.try_wait() {
             Ok(Some(status)) => break Ok(status),
             Ok(None) if started.elapsed() > timeout => {
@@ -283,6 +287,7 @@ pub fn run(
                     timeout.as_secs()
                 ));
             }
+            Ok(None) if observed.is_none() => std::thread::sleep(Duration::from_millis(1)),
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
             Err(e) => break Err(format!("could not wait for the command: {e}")),
         }
@@ -291,11 +296,8 @@ pub fn run(
     let (log, missing) = find_log(spec, &tree, work.path(), stdout);
     let exit_code = status.as_ref().ok().and_then(|s| s.code());
     let fenced_exit = |code: u8| exit_code == Some(i32::from(code));
-    let fences = if fenced_exit(exit::FENCE_FAILED) {
-        Vec::new()
-    } else {
-        fence::in_force(Network::Loopback)
-    };
+    // What the referee saw from outside, not what the command says.
+    let fences = observed.unwrap_or_default();
     let failure = match status {
         Err(why) => Some(why),
         Ok(_) if fenced_exit(exit::FENCE_FAILED) || fenced_exit(exit::NOT_STARTED) => {
@@ -324,19 +326,17 @@ pub fn run(
     })
 }
 
-/// `argv` as a child of this binary's hidden `fenced` subcommand, which fences its own
-/// process ([`fence::apply`] with the loopback up) and then becomes `argv`: it can read
-/// the system folders, `read` and `work`, write `work` and `tmp` (its `TMPDIR`), and
-/// reach nothing outside the machine's loopback of its own namespace.
+/// `argv` fenced ([`fence::wrap`], with the loopback up): it can read the system
+/// folders, `read` and `work`, write `work` and `tmp` (its `TMPDIR`), and reach nothing
+/// outside the machine's loopback of its own namespace.
 fn fenced(argv: &[String], read: &[String], work: &Path, tmp: &Path) -> Command {
-    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("speedcert"));
-    let mut c = Command::new(exe);
-    c.arg("fenced");
-    for dir in read {
-        c.arg("--read").arg(dir);
-    }
-    c.arg("--write").arg(work).arg("--write").arg(tmp);
-    c.arg("--").args(argv).current_dir(work).env("TMPDIR", tmp);
+    let spec = fence::FenceSpec {
+        read: read.iter().map(PathBuf::from).collect(),
+        write: vec![work.to_path_buf(), tmp.to_path_buf()],
+        network: Network::Loopback,
+    };
+    let mut c = fence::wrap(&spec, argv[0].as_ref());
+    c.args(&argv[1..]).current_dir(work).env("TMPDIR", tmp);
     c
 }
 

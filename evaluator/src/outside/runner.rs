@@ -154,39 +154,16 @@ pub fn build(
     fresh: bool,
     log: &mut dyn FnMut(&str),
 ) -> Result<Runner, OutsideError> {
-    let manifest = Manifest::read(source)?;
-    let tree = SourceTree::walk(source)?;
-    let digest = tree.digest();
+    let digest = SourceTree::walk(source)?.digest();
     let work = settings.work_dir(&digest);
-    let bin = runner_name(&digest);
-    mirror_referee(&work, &settings.referee_source)?;
-    let copy = work.join(SUBMISSION_DIR);
-    if fresh && copy.exists() {
-        std::fs::remove_dir_all(&copy).map_err(io(&copy))?;
-    }
-    sync_copy(&tree, source, &copy)?;
+    let Workspace {
+        manifest,
+        digest,
+        bin,
+    } = generate(source, &settings.referee_source, &work, fresh)?;
     let runner_dir = work.join(RUNNER_DIR);
-    std::fs::create_dir_all(&runner_dir).map_err(io(&runner_dir))?;
-    write(
-        &runner_dir.join("Cargo.toml"),
-        &runner_manifest(&bin, &manifest),
-    )?;
-    write(
-        &runner_dir.join("main.rs"),
-        &runner_main(&manifest, &digest),
-    )?;
-    write(
-        &work.join("Cargo.toml"),
-        &workspace_manifest(&settings.referee_source, &bin, &manifest)?,
-    )?;
     let lock = work.join("Cargo.lock");
     let cargo_toml = work.join("Cargo.toml");
-    settle_lock(
-        source,
-        &settings.referee_source,
-        &cargo_toml,
-        "the runner's lock file",
-    )?;
     cargo(
         source,
         "cargo build",
@@ -246,6 +223,70 @@ pub fn build(
             profile: settings.profile.clone(),
         },
         exe,
+    })
+}
+
+/// A runner's workspace, written by [`generate`].
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    pub manifest: Manifest,
+    /// The source digest of the submission.
+    pub digest: String,
+    /// The runner's package and binary name.
+    pub bin: String,
+}
+
+/// The file of a generated workspace that names the runner's package, for a build that
+/// does not compute the digest itself (nix/runner.nix).
+pub const PACKAGE_FILE: &str = "runner-package";
+
+/// Writes into `work` the runner's workspace for the submission in `source`: a mirror of
+/// the referee's source ([`mirror_referee`]), a copy of the submission and the generated
+/// runner crate as two more members, and the lock settled offline from the referee's.
+/// With `fresh`, the copy of the source is written anew. `cargo build --locked --offline
+/// --package <bin>` in `work` then builds the runner ([`build`] does, and so does the
+/// flake's runner function).
+pub fn generate(
+    source: &Path,
+    referee_source: &Path,
+    work: &Path,
+    fresh: bool,
+) -> Result<Workspace, OutsideError> {
+    let manifest = Manifest::read(source)?;
+    let tree = SourceTree::walk(source)?;
+    let digest = tree.digest();
+    let bin = runner_name(&digest);
+    mirror_referee(work, referee_source)?;
+    let copy = work.join(SUBMISSION_DIR);
+    if fresh && copy.exists() {
+        std::fs::remove_dir_all(&copy).map_err(io(&copy))?;
+    }
+    sync_copy(&tree, source, &copy)?;
+    let runner_dir = work.join(RUNNER_DIR);
+    std::fs::create_dir_all(&runner_dir).map_err(io(&runner_dir))?;
+    write(
+        &runner_dir.join("Cargo.toml"),
+        &runner_manifest(&bin, &manifest),
+    )?;
+    write(
+        &runner_dir.join("main.rs"),
+        &runner_main(&manifest, &digest),
+    )?;
+    write(
+        &work.join("Cargo.toml"),
+        &workspace_manifest(referee_source, &bin, &manifest)?,
+    )?;
+    write(&work.join(PACKAGE_FILE), &bin)?;
+    settle_lock(
+        source,
+        referee_source,
+        &work.join("Cargo.toml"),
+        "the runner's lock file",
+    )?;
+    Ok(Workspace {
+        manifest,
+        digest,
+        bin,
     })
 }
 

@@ -411,6 +411,32 @@ impl<B: AutodiffBackend> Submission<B> for PretrainsOnPublicLanguageRun<B> {
     }
 }
 
+/// Runs before `main`, as a static constructor in a submission's crate (or one of its
+/// dependencies) would: with `SPEEDCERT_TEST_PREMAIN_PROBE` set it tries to make a socket
+/// and says on stderr, naming its subcommand, whether it could. A fenced run must already
+/// be fenced here (tests/tests/submissions.rs).
+#[used]
+#[unsafe(link_section = ".init_array")]
+static PREMAIN_PROBE: extern "C" fn() = premain_probe;
+
+extern "C" fn premain_probe() {
+    if std::env::var_os("SPEEDCERT_TEST_PREMAIN_PROBE").is_none() {
+        return;
+    }
+    // Not std::env::args: the standard library may not have read them yet.
+    let cmdline = std::fs::read("/proc/self/cmdline").unwrap_or_default();
+    let subcommand = cmdline
+        .split(|&b| b == 0)
+        .nth(1)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .unwrap_or_default();
+    let socket = match std::net::UdpSocket::bind("127.0.0.1:0") {
+        Ok(_) => "opened".to_owned(),
+        Err(e) => format!("refused ({e})"),
+    };
+    eprintln!("premain probe in `{subcommand}`: socket {socket}");
+}
+
 fn main() -> std::process::ExitCode {
     let registry = Registry::builtin()
         .with(PeeksFuture)
