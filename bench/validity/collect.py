@@ -26,6 +26,7 @@ import json
 import multiprocessing
 import os
 import random
+import signal
 import statistics
 import subprocess
 import sys
@@ -79,21 +80,23 @@ def drift(log_path, stop):
     core at a duty cycle drawn from LEVELS, each change logged with its time."""
     rng = random.SystemRandom()
     workers = []
-    with open(log_path, "a") as log:
-        while not stop.is_set():
-            level = rng.choice(LEVELS)
-            for w in workers:
-                w.terminate()
-            workers = [multiprocessing.Process(target=duty, args=(level,))
-                       for _ in range(os.cpu_count() if level > 0 else 0)]
-            for w in workers:
-                w.start()
-            hold = rng.uniform(5, 30)
-            log.write(json.dumps(dict(at=time.time(), level=level, hold_s=round(hold, 1))) + "\n")
-            log.flush()
-            stop.wait(hold)
-    for w in workers:
-        w.terminate()
+    try:
+        with open(log_path, "a") as log:
+            while not stop.is_set():
+                level = rng.choice(LEVELS)
+                for w in workers:
+                    w.terminate()
+                workers = [multiprocessing.Process(target=duty, args=(level,))
+                           for _ in range(os.cpu_count() if level > 0 else 0)]
+                for w in workers:
+                    w.start()
+                hold = rng.uniform(5, 30)
+                log.write(json.dumps(dict(at=time.time(), level=level, hold_s=round(hold, 1))) + "\n")
+                log.flush()
+                stop.wait(hold)
+    finally:
+        for w in workers:
+            w.terminate()
 
 
 def main(argv=None):
@@ -107,6 +110,9 @@ def main(argv=None):
                    help="drift: collect under a background load that changes every 5-30 s")
     args = p.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
+    # A stop by `timeout` or kill still stops the load below (its processes are not ours
+    # to leave running).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.load == "drift":
         stop = multiprocessing.Event()
         loader = multiprocessing.Process(
@@ -118,6 +124,8 @@ def main(argv=None):
         if args.load == "drift":
             stop.set()
             loader.join(5)
+            if loader.is_alive():
+                loader.terminate()
 
 
 # A slow pool's candidate spins too, this long per step, and its baseline this plus the
