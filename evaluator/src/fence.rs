@@ -37,7 +37,6 @@
 //! an unprivileged user.
 
 use std::ffi::OsStr;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -91,7 +90,7 @@ pub struct FenceSpec {
 
 /// The network a fenced process has. Either way it is the namespace's own, so nothing
 /// outside the machine, or on it, is reachable.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Network {
     /// None: the loopback stays down, TCP and UDP are denied, and no socket can be made
     /// but a connected Unix stream pair (a harness run needs none).
@@ -136,13 +135,9 @@ impl FenceSpec {
 pub fn wrap(spec: &FenceSpec, program: &OsStr) -> Command {
     let referee = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("speedcert"));
     let mut c = Command::new(referee);
-    c.arg("fenced").args([
-        "--network",
-        match spec.network {
-            Network::None => "none",
-            Network::Loopback => "loopback",
-        },
-    ]);
+    let network =
+        clap::ValueEnum::to_possible_value(&spec.network).expect("every network has a name");
+    c.arg("fenced").args(["--network", network.get_name()]);
     for path in &spec.read {
         c.arg("--read").arg(path);
     }
@@ -160,14 +155,10 @@ pub fn wrap(spec: &FenceSpec, program: &OsStr) -> Command {
 /// that is not (yet) so, or when `pid` cannot be read.
 pub fn observe(pid: u32, network: Network) -> Option<Vec<String>> {
     fn status(pid: &str) -> Option<(bool, u32)> {
-        let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let field = |name: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(name))
-                .map(str::trim)
-        };
-        let filters = field("Seccomp_filters:").map_or(Some(0), |n| n.parse().ok())?;
-        Some((field("NoNewPrivs:") == Some("1"), filters))
+        let text = proc_status(pid)?;
+        let filters =
+            status_field(&text, "Seccomp_filters:").map_or(Some(0), |n| n.parse().ok())?;
+        Some((status_field(&text, "NoNewPrivs:") == Some("1"), filters))
     }
     fn namespace(pid: &str, kind: &str) -> Option<PathBuf> {
         std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).ok()
@@ -186,14 +177,10 @@ pub fn named_by_parent() -> Vec<String> {
     let Some(names) = std::env::var_os(FENCES_ENV) else {
         return Vec::new();
     };
-    let mut text = String::new();
-    let _ = std::fs::File::open("/proc/self/status").and_then(|mut f| f.read_to_string(&mut text));
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(str::trim)
-    };
-    if field("NoNewPrivs:") != Some("1") || field("Seccomp:") != Some("2") {
+    let text = proc_status("self").unwrap_or_default();
+    if status_field(&text, "NoNewPrivs:") != Some("1")
+        || status_field(&text, "Seccomp:") != Some("2")
+    {
         return Vec::new();
     }
     names
@@ -439,12 +426,21 @@ fn loopback_up() -> std::io::Result<()> {
 /// `Threads:` of /proc/self/status (0 when unreadable, which fails no check that matters:
 /// Landlock then still restricts this thread and every later one).
 fn thread_count() -> usize {
-    let mut text = String::new();
-    let _ = std::fs::File::open("/proc/self/status").and_then(|mut f| f.read_to_string(&mut text));
-    text.lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .and_then(|n| n.trim().parse().ok())
+    proc_status("self")
+        .and_then(|text| status_field(&text, "Threads:")?.parse().ok())
         .unwrap_or(0)
+}
+
+/// /proc/PID/status (`pid` may be `self`), or `None` when it cannot be read.
+fn proc_status(pid: &str) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/status")).ok()
+}
+
+/// The value of the `name` line (`Threads:`, say) of a /proc status text.
+fn status_field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name))
+        .map(str::trim)
 }
 
 /// A new user namespace (so no privilege is needed) holding a new network namespace;

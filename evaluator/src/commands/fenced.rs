@@ -17,14 +17,6 @@ pub mod exit {
     pub const NOT_STARTED: u8 = 127;
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum NetworkArg {
-    /// No network at all (a harness run).
-    None,
-    /// The namespace's own loopback, up (a command run's processes meet over it).
-    Loopback,
-}
-
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A folder or file the command may read (repeat), besides the system folders.
@@ -33,8 +25,10 @@ pub struct Args {
     /// A folder the command may write (repeat).
     #[arg(long, value_name = "DIR")]
     pub write: Vec<PathBuf>,
-    #[arg(long, value_enum, default_value_t = NetworkArg::None)]
-    pub network: NetworkArg,
+    /// The network the command has: none (a harness run) or the namespace's own
+    /// loopback (a command run's processes meet over it).
+    #[arg(long, value_enum, default_value_t = Network::None)]
+    pub network: Network,
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<OsString>,
@@ -58,10 +52,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let spec = FenceSpec {
         read: args.read,
         write: args.write,
-        network: match args.network {
-            NetworkArg::None => Network::None,
-            NetworkArg::Loopback => Network::Loopback,
-        },
+        network: args.network,
     };
     let fences = match crate::fence::apply(&spec) {
         Ok(fences) => fences,

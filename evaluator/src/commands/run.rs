@@ -127,22 +127,7 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
         // this run again, unflagged (before stdin is read: the run reads it): one way to
         // fence, whoever asks.
         let exe = std::env::current_exe().context("finding this binary")?;
-        if let Some(out) = &args.out {
-            std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-        }
-        let track_file = Some(std::path::Path::new(&track.origin)).filter(|p| p.is_file());
-        let spec = crate::fence::FenceSpec::harness_run(
-            &track.spec,
-            track_file,
-            &exe,
-            args.out.as_deref(),
-        );
-        let mut again = crate::fence::wrap(&spec, exe.as_os_str());
-        again.args(runner_args(
-            &args,
-            track_file.map_or(args.track.as_str(), |_| track.origin.as_str()),
-            &args.submission,
-        ));
+        let mut again = fenced_run(&args, &track, &exe, &args.submission)?;
         use std::os::unix::process::CommandExt;
         let e = again.exec();
         anyhow::bail!("could not start {}: {e}", exe.display());
@@ -237,7 +222,32 @@ fn run_folder(
     registry: &Registry,
 ) -> anyhow::Result<ExitCode> {
     let built = crate::commands::submission::build(dir, track, registry)?;
-    let exe = &built.runner.exe;
+    let mut cmd = fenced_run(
+        args,
+        track,
+        &built.runner.exe,
+        &built.runner.build.submission,
+    )?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("starting {}", built.runner.exe.display()))?;
+    Ok(code(
+        status
+            .code()
+            .and_then(|c| u8::try_from(c).ok())
+            .unwrap_or(exit::ERROR),
+    ))
+}
+
+/// `exe run ...` with `args` as `submission` on `track`, fenced as a certification fences
+/// a harness run (through `speedcert fenced`), its --out folder made first so the fence
+/// can name it.
+fn fenced_run(
+    args: &Args,
+    track: &Track,
+    exe: &std::path::Path,
+    submission: &str,
+) -> anyhow::Result<std::process::Command> {
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     }
@@ -248,17 +258,9 @@ fn run_folder(
     cmd.args(runner_args(
         args,
         track_file.map_or(args.track.as_str(), |_| track.origin.as_str()),
-        &built.runner.build.submission,
+        submission,
     ));
-    let status = cmd
-        .status()
-        .with_context(|| format!("starting {}", built.runner.exe.display()))?;
-    Ok(code(
-        status
-            .code()
-            .and_then(|c| u8::try_from(c).ok())
-            .unwrap_or(exit::ERROR),
-    ))
+    Ok(cmd)
 }
 
 /// The arguments of `speedcert run` that run `args` again as `submission` on

@@ -69,7 +69,8 @@ pub fn run(args: Args, registry: &Registry) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("{}: already there; give a new folder", out.display());
             }
             let referee = BuildSettings::for_this_binary()?.referee_source;
-            let ws = crate::outside::runner::generate(&dir, &referee, &out, true)?;
+            let tree = speedcert_bundle::source::SourceTree::walk(&dir)?;
+            let ws = crate::outside::runner::generate(&dir, &tree, &referee, &out, true)?;
             if registry.get(&ws.manifest.name).is_some() {
                 anyhow::bail!(
                     "{}: `{}` is a built-in submission's name; a submission cannot take it",

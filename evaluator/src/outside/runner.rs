@@ -154,13 +154,13 @@ pub fn build(
     fresh: bool,
     log: &mut dyn FnMut(&str),
 ) -> Result<Runner, OutsideError> {
-    let digest = SourceTree::walk(source)?.digest();
-    let work = settings.work_dir(&digest);
+    let tree = SourceTree::walk(source)?;
+    let work = settings.work_dir(&tree.digest());
     let Workspace {
         manifest,
         digest,
         bin,
-    } = generate(source, &settings.referee_source, &work, fresh)?;
+    } = generate(source, &tree, &settings.referee_source, &work, fresh)?;
     let runner_dir = work.join(RUNNER_DIR);
     let lock = work.join("Cargo.lock");
     let cargo_toml = work.join("Cargo.toml");
@@ -240,7 +240,8 @@ pub struct Workspace {
 /// does not compute the digest itself (nix/runner.nix).
 pub const PACKAGE_FILE: &str = "runner-package";
 
-/// Writes into `work` the runner's workspace for the submission in `source`: a mirror of
+/// Writes into `work` the runner's workspace for the submission in `source` (whose walked
+/// files are `tree`, so a caller that needs the digest first walks once): a mirror of
 /// the referee's source ([`mirror_referee`]), a copy of the submission and the generated
 /// runner crate as two more members, and the lock settled offline from the referee's.
 /// With `fresh`, the copy of the source is written anew. `cargo build --locked --offline
@@ -248,12 +249,12 @@ pub const PACKAGE_FILE: &str = "runner-package";
 /// flake's runner function).
 pub fn generate(
     source: &Path,
+    tree: &SourceTree,
     referee_source: &Path,
     work: &Path,
     fresh: bool,
 ) -> Result<Workspace, OutsideError> {
     let manifest = Manifest::read(source)?;
-    let tree = SourceTree::walk(source)?;
     let digest = tree.digest();
     let bin = runner_name(&digest);
     mirror_referee(work, referee_source)?;
@@ -261,7 +262,7 @@ pub fn generate(
     if fresh && copy.exists() {
         std::fs::remove_dir_all(&copy).map_err(io(&copy))?;
     }
-    sync_copy(&tree, source, &copy)?;
+    sync_copy(tree, source, &copy)?;
     let runner_dir = work.join(RUNNER_DIR);
     std::fs::create_dir_all(&runner_dir).map_err(io(&runner_dir))?;
     write(
