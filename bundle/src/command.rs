@@ -10,6 +10,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use speedcert_track::DeviceKind;
+
+use crate::gpu::GpuLog;
 use crate::run::RunRecord;
 
 /// A command submission's manifest, at the top of its folder.
@@ -103,6 +106,18 @@ pub struct CommandRun {
     /// What the manifest's versions command printed before the run (trimmed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub versions: Option<String>,
+}
+
+/// run.json `devices` of a command run: on CUDA, the GPUs its gpu.csv shows at work
+/// ([`GpuLog::busy_gpus`]), since torchrun, not the referee, put a process on each; none
+/// (one device) on CPU or where no GPU was sampled. certify writes it and verify
+/// recomputes it, so an 8-GPU run meets an 8-GPU track's `gpu_count` pin only when
+/// eight GPUs worked.
+pub fn trained_devices(device: DeviceKind, gpu: &GpuLog) -> Option<u32> {
+    match (device, gpu.busy_gpus()) {
+        (DeviceKind::Cuda, n) if n > 0 => Some(n),
+        _ => None,
+    }
 }
 
 /// What a command run's log says, once it has passed every check.
@@ -223,6 +238,38 @@ pub fn log_problem(r: &RunRecord, text: &str, target: f64) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_command_run_trained_on_the_gpus_that_worked() {
+        use crate::gpu::{GpuLog, GpuSample};
+        let busy = |gpu: u32, util: u32| GpuSample {
+            time_ms: 0.0,
+            gpu,
+            sm_clock_mhz: None,
+            mem_clock_mhz: None,
+            power_w: None,
+            temperature_c: None,
+            util_gpu_pct: Some(util),
+            util_mem_pct: None,
+            memory_used_mib: None,
+            throttle_reasons: String::new(),
+        };
+        // torchrun on eight GPUs of an eight-GPU node: every one at work.
+        let eight = GpuLog {
+            samples: (0..8).map(|g| busy(g, 99)).collect(),
+        };
+        assert_eq!(trained_devices(DeviceKind::Cuda, &eight), Some(8));
+        // One process on GPU 0 of the same node: one device, not eight.
+        let one = GpuLog {
+            samples: (0..8)
+                .map(|g| busy(g, if g == 0 { 99 } else { 0 }))
+                .collect(),
+        };
+        assert_eq!(trained_devices(DeviceKind::Cuda, &one), Some(1));
+        // No telemetry, or a CPU run: the one device run.json's default says.
+        assert_eq!(trained_devices(DeviceKind::Cuda, &GpuLog::default()), None);
+        assert_eq!(trained_devices(DeviceKind::Cpu, &eight), None);
+    }
 
     fn log(steps: u32, ms_per_step: u32, loss: f64) -> String {
         let mut s = String::from("Running Python 3.11.2\n====\n");

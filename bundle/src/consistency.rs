@@ -15,6 +15,7 @@ use speedcert_track::memory::MemoryPlan;
 use speedcert_track::{DeviceKind, Track};
 
 use crate::env::Environment;
+use crate::gpu::GpuLog;
 use crate::layout;
 use crate::plan::Plan;
 use crate::run::{CausalityResult, RunRecord};
@@ -222,6 +223,48 @@ fn data_problems(track: &Track, runs: &[RunRecord]) -> Vec<Problem> {
                     seen.insert(&d.name, (&d.sha256, r.run_index));
                 }
             }
+        }
+    }
+    out
+}
+
+/// run.json's figures from gpu.csv, recomputed: `throttled` for every run, and for a
+/// command run the GPUs it trained on (`devices`, which the `gpu_count` pin trusts). A
+/// run without gpu.csv (a bundle older than the file) has nothing to recompute.
+fn gpu_problems(dir: &Path, plan: &Plan, r: &RunRecord) -> Vec<Problem> {
+    let path = layout::run_dir(dir, r.run_index).join(layout::GPU);
+    if r.gpu_sha256.is_none() && !path.exists() {
+        return Vec::new();
+    }
+    let rel = layout::run_file(r.run_index, layout::GPU);
+    let gpu = match GpuLog::read_csv(&path) {
+        Ok(gpu) => gpu,
+        Err(e) => return vec![Problem::new(rel, format!("cannot be read: {e}"))],
+    };
+    let mut out = Vec::new();
+    if r.throttled != gpu.throttled() {
+        out.push(Problem::new(
+            layout::run_file(r.run_index, layout::RUN),
+            format!(
+                "throttled is {}, but {rel} has {} sample with a performance-limiting throttle reason",
+                r.throttled,
+                if gpu.throttled() { "a" } else { "no" }
+            ),
+        ));
+    }
+    if plan.command_of(&r.submission_sha256).is_some() {
+        let busy = crate::command::trained_devices(r.device, &gpu);
+        if r.devices != busy {
+            let say = |n: Option<u32>| n.map_or("absent (one device)".into(), |n| n.to_string());
+            out.push(Problem::new(
+                layout::run_file(r.run_index, layout::RUN),
+                format!(
+                    "devices is {}, but {rel} shows {} GPU(s) at work, which makes it {} (a command run trained on the GPUs that worked)",
+                    say(r.devices),
+                    gpu.busy_gpus(),
+                    say(busy)
+                ),
+            ));
         }
     }
     out
@@ -479,6 +522,7 @@ pub fn problems(
                 format!("started_at {:?} is not an RFC 3339 time", r.started_at),
             ));
         }
+        out.extend(gpu_problems(dir, plan, r));
         let run_dir = layout::run_dir(dir, r.run_index);
         for (name, recorded) in [
             (layout::STEPS, &r.steps_sha256),

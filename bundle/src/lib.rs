@@ -6,7 +6,7 @@
 //! it with the same code. No burn here: tables and verification build anywhere.
 //!
 //! - [`layout`]: every file name and path;
-//! - [`run`], [`steps`], [`env`], [`plan`]: the raw files the runs leave;
+//! - [`run`], [`steps`], [`gpu`], [`env`], [`plan`]: the raw files the runs leave;
 //! - [`check`], [`verdict`], [`version`]: typed check ids, the verdict vocabulary, the
 //!   summary schema versions;
 //! - [`inputs`]: a bundle's raw files, read for recomputation, and [`consistency`]: the
@@ -29,6 +29,7 @@ pub mod drift;
 pub mod env;
 pub mod export;
 pub mod figures;
+pub mod gpu;
 pub mod inputs;
 pub mod io;
 pub mod journal;

@@ -214,6 +214,28 @@ fn a_command_submission_is_certified_against_its_slower_self_verified_and_labell
     resign(&forged, &key);
     let out = verify(&forged, &public);
     assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+
+    // What gpu.csv says is recomputed, not taken from run.json: the GPUs a command run
+    // trained on (which the gpu_count pin trusts) and whether it was throttled.
+    for (name, field, value, words) in [
+        // One device on a CPU run is within what the machine has; only gpu.csv says no.
+        ("forged-devices", "devices", 1.into(), "GPU(s) at work"),
+        (
+            "forged-throttled",
+            "throttled",
+            true.into(),
+            "throttled is true",
+        ),
+    ] {
+        let forged = dir.path().join(name);
+        copy_dir(&bundle, &forged);
+        let path = forged.join("runs/run-001/run.json");
+        let mut r = json(&path);
+        r[field] = value;
+        std::fs::write(&path, serde_json::to_vec_pretty(&r).unwrap()).unwrap();
+        resign(&forged, &key);
+        refused(&verify(&forged, &public), "runs/run-001/run.json", words);
+    }
 }
 
 #[test]

@@ -513,6 +513,7 @@ fn run_command_slot(
         (Some(why), _) => record.failure = Some(why),
         (None, Err(why)) => record.failure = Some(format!("{}: {why}", layout::TRAIN_LOG)),
     }
+    record.devices = speedcert_bundle::command::trained_devices(plan.device, &gpu);
     let pins = speedcert_bundle::env::check_run_pins(
         &track.spec.hardware,
         &record.env,
