@@ -19,6 +19,14 @@ per core, busy 0%, 30%, 60% or 90% of every 2 ms) changes every 5 to 30 s, slowe
 pair (about 1 s on an idle machine), as a certifier sharing its node with other jobs, or
 a GPU drifting with its temperature, sees. Every change is logged to OUT/load.log. The calibration is then
 measured under that load too.
+
+--load share collects on one core shared with another job: every run is pinned to the
+machine's last core, and so is a busy process whose nice level (off, 19, 10, 5 or 0: the
+run keeps about 100%, 99%, 90%, 75% or 50% of the core) is redrawn every 10 to 40 s and
+logged to OUT/load.log. The collector keeps to the other cores. The run has one core, so
+the CPU backend trains on one thread: no worker threads to fall asleep in a spin, and a
+share of the core that slows a run evenly, where the drift load's duty cycles also made
+every run noisier.
 """
 
 import argparse
@@ -37,11 +45,16 @@ TRACK = os.path.join(HERE, "..", "..", "tests", "tracks", "test-tiny.toml")
 STEPS = 40  # test-tiny's reference.steps
 
 
+# The cores a run may use: all, or under --load share only the shared one (set by main).
+RUN_CORES = None
+
+
 def run(binary, submission, seed, delay_us=0):
     env = dict(os.environ, SPEEDCERT_TEST_STEP_DELAY_US=str(delay_us))
+    pin = (lambda: os.sched_setaffinity(0, RUN_CORES)) if RUN_CORES else None
     out = subprocess.run(
         [binary, "run", "--track", TRACK, "--submission", submission, "--seed", str(seed), "--json"],
-        capture_output=True, text=True, env=env)
+        capture_output=True, text=True, env=env, preexec_fn=pin)
     if out.returncode != 0:
         sys.exit(f"{submission} seed {seed} failed: {out.stderr.strip()[-400:]}")
     r = json.loads(out.stdout)
@@ -99,6 +112,44 @@ def drift(log_path, stop):
             w.terminate()
 
 
+SHARE_NICE = [None, 19, 10, 5, 0]  # the share load's levels (None: no competing process)
+
+
+def busy(core, nice):
+    """Spins on `core` at `nice` for ever: a job sharing that core, which the scheduler
+    gives a share set by its nice level."""
+    os.sched_setaffinity(0, {core})
+    os.nice(nice)
+    while True:
+        pass
+
+
+def share(core, log_path, stop):
+    """Changes the competing job on `core` every 10 to 40 s until `stop` is set, each
+    change logged with its time."""
+    rng = random.SystemRandom()
+    worker = None
+    try:
+        with open(log_path, "a") as log:
+            while not stop.is_set():
+                nice = rng.choice(SHARE_NICE)
+                if worker:
+                    worker.terminate()
+                    worker.join()
+                    worker = None
+                if nice is not None:
+                    worker = multiprocessing.Process(target=busy, args=(core, nice))
+                    worker.start()
+                hold = rng.uniform(10, 40)
+                log.write(json.dumps(dict(at=time.time(), load="share", core=core, nice=nice,
+                                          hold_s=round(hold, 1))) + "\n")
+                log.flush()
+                stop.wait(hold)
+    finally:
+        if worker:
+            worker.terminate()
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--bin", required=True, help="target/<profile>/speedcert-adversarial")
@@ -106,22 +157,33 @@ def main(argv=None):
     p.add_argument("--pool", required=True,
                    help="null or slow-P (P in percent), or several separated by commas, collected in turn")
     p.add_argument("--pairs", type=int, required=True, help="pairs the pool should hold")
-    p.add_argument("--load", choices=["none", "drift"], default="none",
-                   help="drift: collect under a background load that changes every 5-30 s")
+    p.add_argument("--load", choices=["none", "drift", "share"], default="none",
+                   help="drift: a background load on every core that changes every 5-30 s; "
+                        "share: runs on one core, shared with a job whose priority changes every 10-40 s")
     args = p.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     # A stop by `timeout` or kill still stops the load below (its processes are not ours
     # to leave running).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    if args.load == "drift":
+    loader = None
+    if args.load != "none":
         stop = multiprocessing.Event()
-        loader = multiprocessing.Process(
-            target=drift, args=(os.path.join(args.out, "load.log"), stop))
+        log = os.path.join(args.out, "load.log")
+        if args.load == "drift":
+            loader = multiprocessing.Process(target=drift, args=(log, stop))
+        else:
+            cores = sorted(os.sched_getaffinity(0))
+            if len(cores) < 2:
+                sys.exit("--load share needs two cores: one shared by the runs and the load, one for the collector")
+            global RUN_CORES
+            RUN_CORES = {cores[-1]}
+            loader = multiprocessing.Process(target=share, args=(cores[-1], log, stop))
+            os.sched_setaffinity(0, set(cores[:-1]))
         loader.start()
     try:
         collect(args)
     finally:
-        if args.load == "drift":
+        if loader:
             stop.set()
             loader.join(5)
             if loader.is_alive():

@@ -10,9 +10,12 @@
 //!   comparison is McNemar's exact test on the trials where they disagree (overlapping
 //!   intervals of two rates would waste that pairing).
 //!
-//! Trials are disjoint blocks of N consecutive pairs, as certify would have drawn them.
+//! Trials are disjoint sets of N pairs: by default N consecutive pairs, as certify would
+//! have run them back to back on the test track; with `--spread`, every (pairs / N)-th
+//! pair, so that each trial spans the whole collection, as the pairs of a GPU
+//! certification lie minutes apart while the machine drifts under them.
 //!
-//!   cargo run --release -p speedcert-stats --example validity -- RAW_DIR [--alpha 0.01] [--json OUT]
+//!   cargo run --release -p speedcert-stats --example validity -- RAW_DIR [--alpha 0.01] [--spread] [--json OUT]
 
 use std::path::{Path, PathBuf};
 
@@ -57,12 +60,31 @@ fn clopper_pearson(k: usize, n: usize, level: f64) -> (f64, f64) {
     (lo, hi)
 }
 
-/// One-sided p of both tests on each disjoint block of `n` pairs.
-fn trials(pool: &[Pair], n: usize) -> Vec<(f64, f64)> {
-    pool.chunks_exact(n)
-        .filter_map(|block| {
-            let c: Vec<f64> = block.iter().map(|p| p.candidate_ms).collect();
-            let b: Vec<f64> = block.iter().map(|p| p.baseline_ms).collect();
+/// How a trial's pairs are taken from a pool (see the module's doc).
+#[derive(Clone, Copy, PartialEq)]
+enum Layout {
+    Consecutive,
+    Spread,
+}
+
+/// The pairs of each disjoint trial of `n` pairs among `len`.
+fn trial_pairs(len: usize, n: usize, layout: Layout) -> Vec<Vec<usize>> {
+    let count = len / n;
+    (0..count)
+        .map(|t| match layout {
+            Layout::Consecutive => (t * n..(t + 1) * n).collect(),
+            Layout::Spread => (0..n).map(|k| t + k * count).collect(),
+        })
+        .collect()
+}
+
+/// One-sided p of both tests on each disjoint trial of `n` pairs.
+fn trials(pool: &[Pair], n: usize, layout: Layout) -> Vec<(f64, f64)> {
+    trial_pairs(pool.len(), n, layout)
+        .into_iter()
+        .filter_map(|pairs| {
+            let c: Vec<f64> = pairs.iter().map(|&i| pool[i].candidate_ms).collect();
+            let b: Vec<f64> = pairs.iter().map(|&i| pool[i].baseline_ms).collect();
             let paired = paired_t(&c, &b, Alternative::Less).ok()?.p;
             let welch = welch_t(&c, &b, Alternative::Less).ok()?.p;
             Some((paired, welch))
@@ -136,19 +158,26 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let raw = PathBuf::from(
         args.next()
-            .expect("usage: validity RAW_DIR [--alpha A] [--json OUT]"),
+            .expect("usage: validity RAW_DIR [--alpha A] [--spread] [--json OUT]"),
     );
     let mut alpha = 0.01;
+    let mut layout = Layout::Consecutive;
     let mut json_out = None;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--alpha" => alpha = args.next().unwrap().parse().unwrap(),
+            "--spread" => layout = Layout::Spread,
             "--json" => json_out = Some(PathBuf::from(args.next().unwrap())),
             other => panic!("unknown argument {other}"),
         }
     }
     let mut report = serde_json::Map::new();
     report.insert("alpha".into(), alpha.into());
+    let layout_name = match layout {
+        Layout::Consecutive => "consecutive",
+        Layout::Spread => "spread",
+    };
+    report.insert("trials".into(), layout_name.into());
 
     let null = read_pool(&raw.join("null.jsonl"));
     let diffs: Vec<f64> = null
@@ -168,6 +197,13 @@ fn main() {
     let order = paired_t(&first, &vec![0.0; first.len()], Alternative::TwoSided).ok();
     println!("# Validity of the time test (alpha = {alpha})\n");
     println!(
+        "Trials: {}\n",
+        match layout {
+            Layout::Consecutive => "N consecutive pairs each",
+            Layout::Spread => "every (pairs / N)-th pair, each trial spanning the whole collection",
+        }
+    );
+    println!(
         "null pool: {} pairs of reference against itself; mean within-pair difference {:+.2} ms; first-run-minus-second {:+.2} ms (two-sided p {})\n",
         null.len(),
         diffs.iter().sum::<f64>() / diffs.len() as f64,
@@ -181,7 +217,7 @@ fn main() {
     let mut fpr = Vec::new();
     let mut histogram = String::new();
     for n in [5, 10, 20] {
-        let t = trials(&null, n);
+        let t = trials(&null, n, layout);
         if t.is_empty() {
             continue;
         }
@@ -252,7 +288,7 @@ fn main() {
             pair_correlation(&pool)
         ));
         for n in [5, 10, 20] {
-            let t = trials(&pool, n);
+            let t = trials(&pool, n, layout);
             if t.is_empty() {
                 continue;
             }
