@@ -241,18 +241,11 @@ mod tests {
 
     #[test]
     fn a_command_run_trained_on_the_gpus_that_worked() {
-        use crate::gpu::{GpuLog, GpuSample};
+        use crate::gpu::{GpuLog, GpuSample, ThrottleReasons, tests::sample};
         let busy = |gpu: u32, util: u32| GpuSample {
-            time_ms: 0.0,
             gpu,
-            sm_clock_mhz: None,
-            mem_clock_mhz: None,
-            power_w: None,
-            temperature_c: None,
             util_gpu_pct: Some(util),
-            util_mem_pct: None,
-            memory_used_mib: None,
-            throttle_reasons: String::new(),
+            ..sample(0.0, ThrottleReasons(0))
         };
         // torchrun on eight GPUs of an eight-GPU node: every one at work.
         let eight = GpuLog {

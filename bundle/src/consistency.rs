@@ -242,13 +242,14 @@ fn gpu_problems(dir: &Path, plan: &Plan, r: &RunRecord) -> Vec<Problem> {
         Err(e) => return vec![Problem::new(rel, format!("cannot be read: {e}"))],
     };
     let mut out = Vec::new();
-    if r.throttled != gpu.throttled() {
+    let throttled = gpu.throttled();
+    if r.throttled != throttled {
         out.push(Problem::new(
             layout::run_file(r.run_index, layout::RUN),
             format!(
                 "throttled is {}, but {rel} has {} sample with a performance-limiting throttle reason",
                 r.throttled,
-                if gpu.throttled() { "a" } else { "no" }
+                if throttled { "a" } else { "no" }
             ),
         ));
     }

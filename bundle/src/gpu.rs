@@ -8,7 +8,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::steps::GPU_CSV_HEADER;
+/// gpu.csv's columns; the sampler (CUDA runs) writes one row per 100 ms.
+pub const GPU_CSV_HEADER: &str = "time_ms,gpu,sm_clock_mhz,mem_clock_mhz,power_w,temperature_c,util_gpu_pct,util_mem_pct,memory_used_mib,throttle_reasons\n";
 
 /// The largest gpu.csv a reader loads: about 80 bytes a row, so eight GPUs sampled every
 /// 100 ms for over two days.
@@ -205,12 +206,7 @@ impl GpuLog {
 
     /// Reads a gpu.csv back; every error names the file.
     pub fn read_csv(path: &Path) -> Result<Self, String> {
-        let bytes = speedcert_fsio::read_capped(path, MAX_GPU_LOG_BYTES, "MAX_GPU_LOG_BYTES")
-            .map_err(|e| e.to_string())?;
-        let samples = csv::Reader::from_reader(bytes.as_slice())
-            .deserialize()
-            .collect::<Result<Vec<GpuSample>, _>>()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let samples = crate::io::read_csv_rows(path, MAX_GPU_LOG_BYTES, "MAX_GPU_LOG_BYTES")?;
         Ok(Self { samples })
     }
 
@@ -265,10 +261,11 @@ impl GpuLog {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn sample(t: f64, reasons: ThrottleReasons) -> GpuSample {
+    /// A busy GPU 0's sample at `t` ms (other tests set the fields they need).
+    pub(crate) fn sample(t: f64, reasons: ThrottleReasons) -> GpuSample {
         GpuSample {
             time_ms: t,
             gpu: 0,
@@ -336,6 +333,7 @@ mod tests {
         assert_eq!(back.samples, log.samples);
         assert!(back.throttled());
     }
+
     #[test]
     fn the_gpus_a_run_trained_on_are_those_busy_in_one_sample_in_ten() {
         let at = |gpu: u32, t: f64, util: Option<u32>| GpuSample {

@@ -1,4 +1,4 @@
-//! Reading and writing a bundle's JSON files. Every write is atomic (speedcert-fsio), and
+//! Reading and writing a bundle's JSON files (and reading its CSV logs). Every write is atomic (speedcert-fsio), and
 //! every error names the file.
 
 use std::path::{Path, PathBuf};
@@ -67,6 +67,20 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Bundl
     serde_json::from_slice(&bytes).map_err(|e| BundleError::format(path, e.to_string()))
 }
 
+/// Every row of the CSV file `path` (a run's steps.csv or gpu.csv), read no further than
+/// `limit` bytes (`cap` names the limit in the error); errors name the file.
+pub fn read_csv_rows<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    limit: u64,
+    cap: &'static str,
+) -> Result<Vec<T>, String> {
+    let bytes = speedcert_fsio::read_capped(path, limit, cap).map_err(|e| e.to_string())?;
+    csv::Reader::from_reader(bytes.as_slice())
+        .deserialize()
+        .collect::<Result<Vec<T>, _>>()
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
 /// Creates run `index`'s folder (and `runs/`) and returns its path.
 pub fn create_run_dir(bundle: &Path, index: usize) -> Result<PathBuf, BundleError> {
     let dir = crate::layout::run_dir(bundle, index);
@@ -85,7 +99,7 @@ pub fn write_run(
 ) -> Result<crate::run::RunRecord, BundleError> {
     use crate::layout;
     let steps_csv = steps.to_csv();
-    let gpu_csv = gpu_csv.unwrap_or(crate::steps::GPU_CSV_HEADER.as_bytes());
+    let gpu_csv = gpu_csv.unwrap_or(crate::gpu::GPU_CSV_HEADER.as_bytes());
     write_bytes(&dir.join(layout::STEPS), &steps_csv)?;
     write_bytes(&dir.join(layout::GPU), gpu_csv)?;
     let record = crate::run::RunRecord {

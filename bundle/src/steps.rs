@@ -1,4 +1,4 @@
-//! `runs/run-NNN/steps.csv` (one row per training step) and the `gpu.csv` header.
+//! `runs/run-NNN/steps.csv`: one row per training step.
 
 use std::path::Path;
 
@@ -48,16 +48,7 @@ impl StepLog {
     }
 
     pub fn read_csv(path: &Path) -> Result<Self, String> {
-        let bytes = speedcert_fsio::read_capped(path, MAX_STEP_LOG_BYTES, "MAX_STEP_LOG_BYTES")
-            .map_err(|e| e.to_string())?;
-        let mut r = csv::Reader::from_reader(bytes.as_slice());
-        let rows = r
-            .deserialize()
-            .collect::<Result<Vec<StepRow>, _>>()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let rows = crate::io::read_csv_rows(path, MAX_STEP_LOG_BYTES, "MAX_STEP_LOG_BYTES")?;
         Ok(Self { rows })
     }
 }
-
-/// gpu.csv's columns; the sampler (CUDA runs) writes one row per 100 ms.
-pub const GPU_CSV_HEADER: &str = "time_ms,gpu,sm_clock_mhz,mem_clock_mhz,power_w,temperature_c,util_gpu_pct,util_mem_pct,memory_used_mib,throttle_reasons\n";

@@ -3,4 +3,5 @@
 
 pub mod gpu;
 
-pub use speedcert_bundle::steps::{GPU_CSV_HEADER, StepLog, StepRow};
+pub use speedcert_bundle::gpu::GPU_CSV_HEADER;
+pub use speedcert_bundle::steps::{StepLog, StepRow};
