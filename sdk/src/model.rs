@@ -152,12 +152,18 @@ impl<B: Backend> Rope<B> {
 
     /// Rotates `x: [batch * heads * seq, head_dim]` (rows in `[batch, heads, seq]` order) by
     /// position and returns it as `[batch, heads, seq, head_dim]`.
+    ///
+    /// Each `[seq, head_dim]` block of a sequence-head is one row of `[batch * heads,
+    /// seq * head_dim]`, so the tables are one `[1, seq * head_dim]` row broadcast down the
+    /// rows: a pattern the CPU backend multiplies with SIMD, forward and backward, where a
+    /// `[1, seq, head_dim]` table over `[batch * heads, seq, head_dim]` walked a strided
+    /// view (bench/results/cpu-throughput-2026-12-03.md).
     fn apply(&self, x: Tensor<B, 2>, [b, h, t]: [usize; 3]) -> Tensor<B, 4> {
         let hd = x.dims()[1];
-        let swapped = x.clone().matmul(self.swap.clone()).reshape([b * h, t, hd]);
-        let cos = self.cos.clone().narrow(0, 0, t).unsqueeze::<3>();
-        let sin = self.sin.clone().narrow(0, 0, t).unsqueeze::<3>();
-        (x.reshape([b * h, t, hd]) * cos + swapped * sin).reshape([b, h, t, hd])
+        let row = |x: Tensor<B, 2>| x.reshape([b * h, t * hd]);
+        let table = |x: &Tensor<B, 2>| x.clone().narrow(0, 0, t).reshape([1, t * hd]);
+        let swapped = row(x.clone().matmul(self.swap.clone()));
+        (row(x) * table(&self.cos) + swapped * table(&self.sin)).reshape([b, h, t, hd])
     }
 }
 
@@ -272,6 +278,7 @@ mod tests {
         let device = Default::default();
         let (b, h, t, hd) = (2, 3, 5, 8);
         let rope = Rope::<B>::new(t, hd, 10000.0, &device);
+        let _draws = crate::reference::seeded_draws();
         let x = Tensor::<B, 2>::random(
             [b * h * t, hd],
             burn::tensor::Distribution::Normal(0.0, 1.0),
@@ -301,6 +308,65 @@ mod tests {
         }
     }
 
+    /// burn-autodiff's attention is one node with a hand-written backward
+    /// (vendor/burn-autodiff/src/ops/attention.rs): its output and the gradients of query,
+    /// key and value must be those of softmax(QKᵀ/√d) V written op by op and differentiated
+    /// by autodiff, with and without the causal mask.
+    #[test]
+    fn attention_node_matches_the_op_by_op_form() {
+        use burn::backend::Autodiff;
+        use burn::tensor::Distribution::Normal;
+        use burn::tensor::activation::softmax;
+        type A = Autodiff<Flex>;
+        let device = Default::default();
+        let (b, h, t, hd) = (8, 2, 16, 16);
+        let input = || Tensor::<A, 4>::random([b, h, t, hd], Normal(0.0, 1.0), &device);
+        let (q, k, v, w) = {
+            let _draws = crate::reference::seeded_draws();
+            (input(), input(), input(), input())
+        };
+        for is_causal in [true, false] {
+            let leaves = || {
+                [&q, &k, &v].map(|x| Tensor::<A, 4>::from_inner(x.clone().inner()).require_grad())
+            };
+            let [q1, k1, v1] = leaves();
+            let options = AttentionModuleOptions {
+                is_causal,
+                ..Default::default()
+            };
+            let fused = attention(q1.clone(), k1.clone(), v1.clone(), None, None, options);
+            let [q2, k2, v2] = leaves();
+            let scores = q2.clone().matmul(k2.clone().swap_dims(2, 3)) / (hd as f64).sqrt();
+            let scores = if is_causal {
+                let future = Tensor::<A, 1, Int>::arange(0..t as i64, &device)
+                    .reshape([1, t])
+                    .greater(Tensor::<A, 1, Int>::arange(0..t as i64, &device).reshape([t, 1]));
+                scores.mask_fill(
+                    future.unsqueeze::<4>().expand([b, h, t, t]),
+                    f32::NEG_INFINITY,
+                )
+            } else {
+                scores
+            };
+            let plain = softmax(scores, 3).matmul(v2.clone());
+            let close = |a: Tensor<Flex, 4>, b: Tensor<Flex, 4>, what: &str| {
+                let diff: f32 = (a - b).abs().max().into_scalar();
+                assert!(diff < 1e-5, "{what} (causal {is_causal}) differs by {diff}");
+            };
+            close(fused.clone().inner(), plain.clone().inner(), "output");
+            let g1 = (fused.swap_dims(1, 2) * w.clone().swap_dims(1, 2))
+                .sum()
+                .backward();
+            let g2 = (plain.swap_dims(1, 2) * w.clone().swap_dims(1, 2))
+                .sum()
+                .backward();
+            for (name, a, b) in [("query", &q1, &q2), ("key", &k1, &k2), ("value", &v1, &v2)] {
+                let (ga, gb) = (a.grad(&g1).expect(name), b.grad(&g2).expect(name));
+                close(ga, gb, name);
+            }
+        }
+    }
+
     #[test]
     fn initial_loss_is_ln_vocab() {
         let device = Default::default();
@@ -316,8 +382,11 @@ mod tests {
     #[test]
     fn perturbing_a_later_token_leaves_earlier_logits_unchanged() {
         let device = Default::default();
-        B::seed(&device, 3);
-        let model = randomize(tiny().init::<B>(&device));
+        let model = {
+            let _draws = crate::reference::seeded_draws();
+            B::seed(&device, 3);
+            randomize(tiny().init::<B>(&device))
+        };
         let base: Vec<i64> = (0..12).map(|i| (i * 7 + 3) % 32).collect();
         for t in [0usize, 5, 11] {
             let mut perturbed = base.clone();

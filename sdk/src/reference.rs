@@ -53,6 +53,16 @@ pub struct GptAdamW<B: AutodiffBackend> {
     passes: usize,
 }
 
+/// burn's seed is one generator for the whole process: two models initialised at once (rank
+/// threads, tests in one process) would interleave their draws and neither would be the
+/// seed's model. Whoever seeds or draws holds this from the seed to the last draw.
+pub(crate) fn seeded_draws() -> std::sync::MutexGuard<'static, ()> {
+    static DRAWS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    DRAWS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl<B: AutodiffBackend> GptAdamW<B> {
     /// The recipe's batch is the whole machine's: each of `ctx.ranks.world` ranks trains
     /// on its share, in micro-batches of at most the recipe's, and the ranks average
@@ -66,8 +76,11 @@ impl<B: AutodiffBackend> GptAdamW<B> {
                 ctx.ranks.world
             )));
         }
-        B::seed(ctx.device, ctx.seed);
-        let model = GptConfig::from(&ctx.track.model).init::<B>(ctx.device);
+        let model = {
+            let _draws = seeded_draws();
+            B::seed(ctx.device, ctx.seed);
+            GptConfig::from(&ctx.track.model).init::<B>(ctx.device)
+        };
         let model = ctx.ranks.broadcast(model, ctx.device)?;
         let optim = adamw(&recipe).init();
         Ok(Self {

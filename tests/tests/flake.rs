@@ -384,40 +384,60 @@ fn host_cargo_metadata(root: &Path) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("cargo metadata: not JSON: {e}"))
 }
 
-/// The reproducibility patch in vendor/ (vendor/README.md) must be what the build uses: when a
-/// burn upgrade moves cubecl-macros to another version, cargo only warns that the patch is
-/// unused and the nondeterministic crates.io copy comes back. This makes that a failure.
-#[test]
-fn cubecl_macros_patch_is_in_use() {
-    let root = repo_root();
-    let metadata = host_cargo_metadata(&root);
+/// The crate `name` that the host build uses must be the copy in vendor/ (vendor/README.md):
+/// when a burn upgrade moves it to another version, cargo only warns that the patch is unused
+/// and the crates.io copy comes back. This makes that a failure.
+fn assert_vendored(metadata: &Value, root: &std::path::Path, name: &str) {
     let used: Vec<&Value> = metadata["packages"]
         .as_array()
         .expect("packages")
         .iter()
-        .filter(|p| p["name"] == "cubecl-macros")
+        .filter(|p| p["name"] == name)
         .collect();
-    assert_eq!(used.len(), 1, "expected one cubecl-macros, got {used:?}");
+    assert_eq!(used.len(), 1, "expected one {name}, got {used:?}");
     let package = used[0];
     assert!(
         package["source"].is_null(),
-        "cubecl-macros {} comes from {} instead of vendor/cubecl-macros: update the vendored \
-         copy and its patch (vendor/README.md) or drop them if upstream is fixed",
+        "{name} {} comes from {} instead of vendor/{name}: update the vendored copy and its \
+         patch (vendor/README.md) or drop them if upstream is fixed",
         package["version"],
         package["source"]
     );
     let manifest = PathBuf::from(package["manifest_path"].as_str().expect("manifest_path"));
     assert_eq!(
         manifest.canonicalize().unwrap(),
-        root.join("vendor/cubecl-macros/Cargo.toml")
+        root.join("vendor")
+            .join(name)
+            .join("Cargo.toml")
             .canonicalize()
             .unwrap()
     );
+}
+
+/// The reproducibility patch: cubecl-macros emits generated code in a fixed order.
+#[test]
+fn cubecl_macros_patch_is_in_use() {
+    let root = repo_root();
+    assert_vendored(&host_cargo_metadata(&root), &root, "cubecl-macros");
     let kernel = std::fs::read_to_string(root.join("vendor/cubecl-macros/src/parse/kernel.rs"))
         .expect("read the vendored kernel parser");
     assert!(
         kernel.contains("fn ordered(") && !kernel.contains("in self.map.iter()"),
         "vendor/cubecl-macros no longer carries the ordered-iteration patch"
+    );
+}
+
+/// The speed patch: burn-autodiff's attention is one node (its gradients are checked against
+/// the op-by-op form in speedcert-sdk's model tests).
+#[test]
+fn burn_autodiff_patch_is_in_use() {
+    let root = repo_root();
+    assert_vendored(&host_cargo_metadata(&root), &root, "burn-autodiff");
+    let module = std::fs::read_to_string(root.join("vendor/burn-autodiff/src/ops/module.rs"))
+        .expect("read the vendored module ops");
+    assert!(
+        module.contains("attention::Attention"),
+        "vendor/burn-autodiff no longer carries the attention node patch"
     );
 }
 
