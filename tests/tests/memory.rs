@@ -37,10 +37,14 @@ const LOGITS: &[(&str, &str)] = &[
 ];
 
 /// How far the measured peak above the size before `init` may sit from the plan's total.
-/// Measured on this 2-core machine: 0.93 (activations, whole batch), 1.04 and 1.08 (micro-
-/// batches of 16 and 8), 0.99 (logits); the process also holds the validation sets, the
-/// optimizer's temporaries and the backward pass's largest gradients.
-const MEASURED_OVER_PLAN: (f64, f64) = (0.75, 1.4);
+/// Measured on a 2-core Xeon: 0.63 (activations, whole batch), 0.74 (micro-batches of 8),
+/// 0.98 (logits); the process also holds the validation sets, the optimizer's temporaries
+/// and the backward pass's largest gradients. Before the attention node
+/// (vendor/burn-autodiff), which keeps one score-sized tensor per head where the plan
+/// still counts three, they were 0.93, 1.08 and 0.99. The plan stays as it was because
+/// verify recomputes run.json's memory.plan from track.toml: a new formula needs a
+/// versioned plan, or bundles already signed would stop verifying.
+const MEASURED_OVER_PLAN: (f64, f64) = (0.55, 1.4);
 
 /// (plan total, bytes the process used above its size before `init`) of a run of `track`
 /// with `edits`, after checking that run.json's plan is whole and consistent.
