@@ -384,10 +384,13 @@ fn host_cargo_metadata(root: &Path) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("cargo metadata: not JSON: {e}"))
 }
 
-/// The crate `name` that the host build uses must be the copy in vendor/ (vendor/README.md):
-/// when a burn upgrade moves it to another version, cargo only warns that the patch is unused
-/// and the crates.io copy comes back. This makes that a failure.
-fn assert_vendored(metadata: &Value, root: &std::path::Path, name: &str) {
+/// The crate `name` that the host build uses must be the copy in vendor/ (vendor/README.md),
+/// and `file` in it must still carry the patch (`patched`): when a burn upgrade moves the
+/// crate to another version, cargo only warns that the patch is unused and the crates.io
+/// copy comes back. This makes that a failure.
+fn assert_vendored(name: &str, file: &str, patched: impl Fn(&str) -> bool) {
+    let root = repo_root();
+    let metadata = host_cargo_metadata(&root);
     let used: Vec<&Value> = metadata["packages"]
         .as_array()
         .expect("packages")
@@ -412,33 +415,30 @@ fn assert_vendored(metadata: &Value, root: &std::path::Path, name: &str) {
             .canonicalize()
             .unwrap()
     );
+    let path = root.join("vendor").join(name).join(file);
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    assert!(
+        patched(&text),
+        "vendor/{name}/{file} no longer carries its patch"
+    );
 }
 
 /// The reproducibility patch: cubecl-macros emits generated code in a fixed order.
 #[test]
 fn cubecl_macros_patch_is_in_use() {
-    let root = repo_root();
-    assert_vendored(&host_cargo_metadata(&root), &root, "cubecl-macros");
-    let kernel = std::fs::read_to_string(root.join("vendor/cubecl-macros/src/parse/kernel.rs"))
-        .expect("read the vendored kernel parser");
-    assert!(
-        kernel.contains("fn ordered(") && !kernel.contains("in self.map.iter()"),
-        "vendor/cubecl-macros no longer carries the ordered-iteration patch"
-    );
+    assert_vendored("cubecl-macros", "src/parse/kernel.rs", |kernel| {
+        kernel.contains("fn ordered(") && !kernel.contains("in self.map.iter()")
+    });
 }
 
 /// The speed patch: burn-autodiff's attention is one node (its gradients are checked against
 /// the op-by-op form in speedcert-sdk's model tests).
 #[test]
 fn burn_autodiff_patch_is_in_use() {
-    let root = repo_root();
-    assert_vendored(&host_cargo_metadata(&root), &root, "burn-autodiff");
-    let module = std::fs::read_to_string(root.join("vendor/burn-autodiff/src/ops/module.rs"))
-        .expect("read the vendored module ops");
-    assert!(
-        module.contains("attention::Attention"),
-        "vendor/burn-autodiff no longer carries the attention node patch"
-    );
+    assert_vendored("burn-autodiff", "src/ops/module.rs", |module| {
+        module.contains("attention::Attention")
+    });
 }
 
 /// nix/runner.nix evaluated with stand-ins for nixpkgs and crane (no store, no network):

@@ -19,7 +19,9 @@ const PER_D: u64 = 25;
 /// up-projection's output, its ReLU, the square and the down-projection's input.
 const PER_MLP: u64 = 4;
 /// Values kept per token, layer and head in units of `seq_len`: the attention scores,
-/// masked, and their softmax.
+/// masked, and their softmax, as burn's op-by-op attention kept them. The attention node
+/// of vendor/burn-autodiff keeps only the softmax, so this over-plans; it stays because
+/// verify recomputes run.json's memory.plan with it (tests/tests/memory.rs).
 const PER_SCORES: u64 = 3;
 /// Logit-sized values alive at once in the loss's backward pass: the logits, their log
 /// softmax (f32) and one gradient of their size (measured: 2.98 on the CPU with a
