@@ -403,6 +403,7 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     // The harness trains with this allocator policy; so does the benchmark.
     speedcert::alloc::keep_freed_memory();
+    speedcert::threads::join_compute_pool();
     if args.device == DeviceKind::Cuda {
         speedcert::backend::cuda_preflight()?;
     }

@@ -205,6 +205,7 @@ pub fn run<B: AutodiffBackend, S: Submission<B>>(
     observer: &dyn RunObserver,
 ) -> RunOutcome {
     crate::alloc::keep_freed_memory();
+    crate::threads::join_compute_pool();
     let secret;
     let (track, language_seed) = match (&track.spec.data, opts.language_seed) {
         (DataSpec::Synthetic(_), Some(seed)) => {

@@ -27,4 +27,5 @@ pub mod provenance;
 pub mod registry;
 pub mod submission;
 pub mod telemetry;
+pub mod threads;
 pub use speedcert_track as track;

@@ -150,20 +150,27 @@ impl<B: Backend> Rope<B> {
         }
     }
 
-    /// Rotates `x: [batch * heads * seq, head_dim]` (rows in `[batch, heads, seq]` order) by
-    /// position and returns it as `[batch, heads, seq, head_dim]`.
+    /// Rotates `x: [batch * seq * heads, head_dim]` (rows in `[batch, seq, heads]` order,
+    /// as a `[batch * seq, d]` product's rows split into heads) by position and returns it
+    /// as `[batch, seq, heads, head_dim]`.
     ///
-    /// Each `[seq, head_dim]` block of a sequence-head is one row of `[batch * heads,
-    /// seq * head_dim]`, so the tables are one `[1, seq * head_dim]` row broadcast down the
+    /// Each sequence's `[seq, heads, head_dim]` block is one row of `[batch, seq * d]`, so
+    /// the tables, repeated over the heads, are one `[1, seq * d]` row broadcast down the
     /// rows: a pattern the CPU backend multiplies with SIMD, forward and backward, where a
-    /// `[1, seq, head_dim]` table over `[batch * heads, seq, head_dim]` walked a strided
-    /// view (bench/results/cpu-throughput-2026-12-03.md).
-    fn apply(&self, x: Tensor<B, 2>, [b, h, t]: [usize; 3]) -> Tensor<B, 4> {
+    /// table over a strided view walks it element by element
+    /// (bench/results/cpu-throughput-2026-12-03.md).
+    fn apply(&self, x: Tensor<B, 2>, [b, t, h]: [usize; 3]) -> Tensor<B, 4> {
         let hd = x.dims()[1];
-        let row = |x: Tensor<B, 2>| x.reshape([b * h, t * hd]);
-        let table = |x: &Tensor<B, 2>| x.clone().narrow(0, 0, t).reshape([1, t * hd]);
+        let row = |x: Tensor<B, 2>| x.reshape([b, t * h * hd]);
+        let table = |x: &Tensor<B, 2>| {
+            x.clone()
+                .narrow(0, 0, t)
+                .reshape([t, 1, hd])
+                .repeat_dim(1, h)
+                .reshape([1, t * h * hd])
+        };
         let swapped = row(x.clone().matmul(self.swap.clone()));
-        (row(x) * table(&self.cos) + swapped * table(&self.sin)).reshape([b, h, t, hd])
+        (row(x) * table(&self.cos) + swapped * table(&self.sin)).reshape([b, t, h, hd])
     }
 }
 
@@ -182,18 +189,20 @@ impl<B: Backend> Block<B> {
         let [_, d] = x.dims();
         let h = self.n_head;
         let hd = d / h;
-        let qkv = self
-            .qkv
-            .forward(rms_norm(x.clone()))
-            .reshape([b, t, 3, h, hd])
-            .permute([2, 0, 3, 1, 4]); // [3, b, h, t, hd]
-        // Reshaping a slice of the permuted view copies it into a buffer of its own, so q,
-        // k and v are contiguous `[b * h * t, hd]` matrices from here on.
-        let part = |i: usize| qkv.clone().narrow(0, i, 1).reshape([b * h * t, hd]);
+        let normed = rms_norm(x.clone());
+        let weight = self.qkv.weight.val();
+        // q, k and v are products with the fused weight's column blocks (q, k, v in that
+        // order, heads within each): each comes out a contiguous `[batch * seq, d]` whose
+        // rows split into heads without a copy. Slicing one `[batch * seq, 3 d]` product
+        // instead gives each slice's gradient a zero tensor three times its size.
+        let part = |i: usize| normed.clone().matmul(weight.clone().narrow(1, i * d, d));
         // QK-norm keeps attention logits bounded, which lets the speedrun use high LRs.
-        let q = rope.apply(rms_norm(part(0)), [b, h, t]);
-        let k = rope.apply(rms_norm(part(1)), [b, h, t]);
-        let v = part(2).reshape([b, h, t, hd]);
+        // Attention reads `[b, h, t, hd]` views of the `[b, t, h, hd]` tensors: its
+        // products take strided operands, so nothing is copied into head-major order.
+        let heads = |x: Tensor<B, 2>| rope.apply(rms_norm(x.reshape([b * t * h, hd])), [b, t, h]);
+        let q = heads(part(0)).swap_dims(1, 2);
+        let k = heads(part(1)).swap_dims(1, 2);
+        let v = part(2).reshape([b, t, h, hd]).swap_dims(1, 2);
         let y = attention(
             q,
             k,
@@ -280,17 +289,17 @@ mod tests {
         let rope = Rope::<B>::new(t, hd, 10000.0, &device);
         let _draws = crate::reference::seeded_draws();
         let x = Tensor::<B, 2>::random(
-            [b * h * t, hd],
+            [b * t * h, hd],
             burn::tensor::Distribution::Normal(0.0, 1.0),
             &device,
         );
         let xs: Vec<f32> = x.clone().into_data().to_vec().unwrap();
-        let y = rope.apply(x, [b, h, t]);
-        assert_eq!(y.dims(), [b, h, t, hd]);
+        let y = rope.apply(x, [b, t, h]);
+        assert_eq!(y.dims(), [b, t, h, hd]);
         let ys: Vec<f32> = y.into_data().to_vec().unwrap();
         let half = hd / 2;
-        for row in 0..b * h * t {
-            let pos = row % t;
+        for row in 0..b * t * h {
+            let pos = (row / h) % t;
             for i in 0..half {
                 let angle = pos as f64 * 10000f64.powf(-(2.0 * i as f64) / hd as f64);
                 let (c, s) = (angle.cos() as f32, angle.sin() as f32);

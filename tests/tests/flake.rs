@@ -441,6 +441,15 @@ fn burn_autodiff_patch_is_in_use() {
     });
 }
 
+/// The allocation patch: burn-flex's outputs are allocated with their element's alignment,
+/// not zeroed as bytes and copied into an aligned buffer.
+#[test]
+fn burn_flex_patch_is_in_use() {
+    assert_vendored("burn-flex", "src/tensor.rs", |tensor| {
+        tensor.contains("Bytes::from_elems(alloc::vec![0u32; num_elements])")
+    });
+}
+
 /// nix/runner.nix evaluated with stand-ins for nixpkgs and crane (no store, no network):
 /// the runner of a submission folder is built from speedcert's generated workspace,
 /// `--locked --offline`, from the crates of both lock files, reusing the workspace's
