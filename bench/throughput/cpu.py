@@ -11,7 +11,11 @@ so that the machine's state is shared by the columns. Each measurement is the me
 MFU is against --peak-gflops (the machine's f32 FMA peak for the threads used; printed
 in the table so it can be checked). --burn-before OLD adds a column for an older build of
 the same example, measured in the same rounds, so a change's speed-up is a ratio taken
-under one machine state. Standard library only.
+under one machine state. --burn-backends ndarray,candle adds a column for each of burn's other
+CPU backends, run by the same --burn binary (built with --features speedcert/cpu-backends);
+an entry LABEL=BACKEND@BINARY runs BACKEND with another build (one whose backend features
+differ, such as NdArray on OpenBLAS: --features speedcert/cpu-backends-openblas). --skip-torch
+leaves PyTorch out (a comparison of burn's backends alone). Standard library only.
 """
 
 import argparse
@@ -46,10 +50,14 @@ def measure(column, shape, args, tmp):
     common = ["--device", "cpu", "--steps", str(args.steps), "--warmup", str(args.warmup),
               "--out", out] + shape_args(shape)
     env = dict(os.environ)
-    if column in ("burn", "burn-before"):
-        binary = args.burn if column == "burn" else args.burn_before
-        cmd = [binary, "--precision", "f32"] + common
+    if column.startswith("burn"):
+        backend, binary = None, args.burn_before if column == "burn-before" else args.burn
+        if column.startswith("burn-") and column != "burn-before":
+            backend, binary = args.backends[column.removeprefix("burn-")]
+        cmd = [binary, "--precision", "f32"] + common + (["--cpu-backend", backend] if backend else [])
         env["RAYON_NUM_THREADS"] = str(args.threads)
+        env["OPENBLAS_NUM_THREADS"] = str(args.threads)  # NdArray on OpenBLAS
+        env["OMP_NUM_THREADS"] = str(args.threads)  # LibTorch (burn-tch)
     else:
         cmd = [args.python, os.path.join(HERE, "torch_ref.py"), "--modes", column,
                "--threads", str(args.threads)] + common
@@ -73,6 +81,10 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--burn", required=True, help="release build of the throughput example")
     p.add_argument("--burn-before", help="an older build of the example: adds a before/after column")
+    p.add_argument("--burn-backends", default="",
+                   help="comma list of burn's other CPU backends to add (ndarray, candle), "
+                        "each a backend name or LABEL=BACKEND@BINARY")
+    p.add_argument("--skip-torch", action="store_true", help="measure burn only")
     p.add_argument("--python", default=sys.executable, help="a python with torch")
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--rounds", type=int, default=2)
@@ -86,7 +98,14 @@ def main(argv=None):
     p.add_argument("--json")
     args = p.parse_args(argv)
     shapes = [s for s in SHAPES if not args.only or s["name"] in args.only.split(",")]
-    columns = COLUMNS + (("burn-before",) if args.burn_before else ())
+    args.backends = {}
+    for entry in filter(None, args.burn_backends.split(",")):
+        label, _, spec = entry.partition("=")
+        backend, _, binary = (spec or label).partition("@")
+        args.backends[label] = (backend, binary or args.burn)
+    backends = list(args.backends)
+    columns = (("burn",) if args.skip_torch else COLUMNS) + (("burn-before",) if args.burn_before else ()) \
+        + tuple(f"burn-{b}" for b in backends)
 
     cells = {(s["name"], c): [] for s in shapes for c in columns}
     extra = {}
@@ -100,6 +119,12 @@ def main(argv=None):
                     said = f"{m['tokens_per_s']:.0f} tok/s" if "tokens_per_s" in m else f"failed: {m['error']}"
                     print(f"round {r + 1} {s['name']} {c}: {said}", file=sys.stderr, flush=True)
 
+    def per_round(shape, a, b):
+        """Ratios a/b of the rounds where both columns measured (the rounds are interleaved)."""
+        pairs = zip(cells[(shape, a)], cells[(shape, b)])
+        return [x["tokens_per_s"] / y["tokens_per_s"] for x, y in pairs
+                if "tokens_per_s" in x and "tokens_per_s" in y]
+
     rows = []
     for s in shapes:
         row = dict(shape=s)
@@ -107,10 +132,13 @@ def main(argv=None):
             ok = [m["tokens_per_s"] for m in cells[(s["name"], c)] if "tokens_per_s" in m]
             row[c] = statistics.median(ok) if ok else None
             row[c + "_all"] = ok
+            if c.startswith("burn-") and c != "burn-before":
+                row["burn_over_" + c] = row["burn"] / row[c] if row["burn"] and row[c] else None
+                row["burn_over_" + c + "_rounds"] = per_round(s["name"], "burn", c)
             fpt = next((m["flops_per_token"] for m in cells[(s["name"], c)] if "flops_per_token" in m), None)
             row["flops_per_token"] = row.get("flops_per_token") or fpt
         for c in ("eager-f32", "compile-f32"):
-            row["burn_over_" + c] = row["burn"] / row[c] if row["burn"] and row[c] else None
+            row["burn_over_" + c] = row["burn"] / row[c] if row["burn"] and row.get(c) else None
         if args.burn_before:
             b = row["burn-before"]
             row["burn_over_before"] = row["burn"] / b if row["burn"] and b else None
@@ -119,23 +147,44 @@ def main(argv=None):
     def fmt(v, f="{:,.0f}"):
         return "-" if v is None else f.format(v)
 
+    def fmt_ratio(row, key):
+        """The ratio of medians, then the per-round range where there is one."""
+        text = fmt(row[key], "{:.2f}")
+        rounds = row.get(key + "_rounds")
+        return text + (f" ({min(rounds):.2f}-{max(rounds):.2f})" if rounds else "")
+
+    def mfu(row):
+        if not (args.peak_gflops and row["burn"] and row["flops_per_token"]):
+            return None
+        return row["burn"] * row["flops_per_token"] / 1e9 / args.peak_gflops * 100
+
+    # (header, cell) per column; the torch columns only when torch was measured.
+    table = [("burn Flex tok/s", lambda row: fmt(row["burn"]))]
+    if not args.skip_torch:
+        table += [("PyTorch eager tok/s", lambda row: fmt(row["eager-f32"])),
+                  ("torch.compile tok/s", lambda row: fmt(row["compile-f32"])),
+                  ("burn / eager", lambda row: fmt(row["burn_over_eager-f32"], "{:.2f}")),
+                  ("burn / compile", lambda row: fmt(row["burn_over_compile-f32"], "{:.2f}"))]
+    table += [("burn MFU", lambda row: fmt(mfu(row), "{:.1f}%"))]
+    if args.burn_before:
+        table += [("burn before tok/s", lambda row: fmt(row["burn-before"])),
+                  ("burn / before", lambda row: fmt(row["burn_over_before"], "{:.2f}"))]
+    for b in backends:
+        table += [(f"burn {b} tok/s", lambda row, b=b: fmt(row[f"burn-{b}"])),
+                  (f"Flex / {b} (rounds)", lambda row, b=b: fmt_ratio(row, f"burn_over_burn-{b}"))]
+
     lines = [f"CPU training throughput, f32, {args.threads} threads each, {args.rounds} interleaved rounds "
              f"(median of {args.steps} steps after {args.warmup} warm-up; cell = median over rounds)",
-             f"torch {extra.get('eager-f32')}, {platform.processor() or platform.machine()}, "
-             f"{os.cpu_count()} CPUs" + (f", MFU against {args.peak_gflops:.0f} GFLOP/s" if args.peak_gflops else ""),
+             (f"torch {extra.get('eager-f32')}, " if not args.skip_torch else "")
+             + f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
+             + (f", MFU against {args.peak_gflops:.0f} GFLOP/s" if args.peak_gflops else ""),
              "",
-             "| shape | burn Flex tok/s | PyTorch eager tok/s | torch.compile tok/s | burn / eager | burn / compile | burn MFU |"
-             + (" burn before tok/s | burn / before |" if args.burn_before else ""),
-             "|---|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if args.burn_before else "")]
+             "| shape | " + " | ".join(h for h, _ in table) + " |",
+             "|---|" + "---:|" * len(table)]
     for row in rows:
         s = row["shape"]
-        mfu = (row["burn"] * row["flops_per_token"] / 1e9 / args.peak_gflops
-               if args.peak_gflops and row["burn"] and row["flops_per_token"] else None)
         lines.append(f"| {s['name']} (V {s['vocab']}, {s['layers']} layers, d {s['d_model']}, "
-                     f"seq {s['seq']}, batch {s['batch']}) | {fmt(row['burn'])} | {fmt(row['eager-f32'])} | "
-                     f"{fmt(row['compile-f32'])} | {fmt(row['burn_over_eager-f32'], '{:.2f}')} | "
-                     f"{fmt(row['burn_over_compile-f32'], '{:.2f}')} | {fmt(mfu and mfu * 100, '{:.1f}%')} |"
-                     + (f" {fmt(row['burn-before'])} | {fmt(row['burn_over_before'], '{:.2f}')} |" if args.burn_before else ""))
+                     f"seq {s['seq']}, batch {s['batch']}) | " + " | ".join(cell(row) for _, cell in table) + " |")
     failures = [f"- {name} {c}: {m['error']}" for (name, c), ms in cells.items() for m in ms if "error" in m]
     if failures:
         lines += ["", "Failed measurements:"] + failures
@@ -148,7 +197,7 @@ def main(argv=None):
         with open(args.json, "w") as f:
             json.dump(dict(schema="speedcert/bench-cpu-throughput/v1",
                            started_at=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                           burn=args.burn, burn_before=args.burn_before,
+                           burn=args.burn, burn_before=args.burn_before, burn_backends=args.backends,
                            threads=args.threads, rounds=args.rounds, steps=args.steps, warmup=args.warmup,
                            peak_gflops=args.peak_gflops, torch=extra.get("eager-f32"), rows=rows,
                            raw={f"{k[0]}/{k[1]}": v for k, v in cells.items()}), f, indent=2)

@@ -16,6 +16,9 @@
 //! between forward+loss, backward and the optimizer step to show where the time goes.
 //! It runs on CPU too (`--device cpu`, with a small `--layers/--d-model/...`), so it is
 //! tested without a GPU. bench/throughput/run.sh drives it next to the PyTorch reference.
+//! `--cpu-backend ndarray|candle|tch` times burn's other CPU backends on the same step (built
+//! with `--features speedcert/cpu-backends` or `cpu-backends-tch`; bench/throughput/cpu.py
+//! `--burn-backends`).
 
 mod common;
 
@@ -46,6 +49,9 @@ const H100_BF16_DENSE_TFLOPS: f64 = 989.0;
 struct Args {
     #[arg(long, value_enum, default_value_t = DeviceKind::Cuda)]
     device: DeviceKind,
+    /// burn's CPU backend for `--device cpu`: the referee's Flex, or another for comparison.
+    #[arg(long, value_enum, default_value_t = CpuBackendName::Flex)]
+    cpu_backend: CpuBackendName,
     /// Comma-separated: f32, bf16 (CPU computes in f32 whatever is asked).
     #[arg(long, value_delimiter = ',', default_value = "bf16", value_enum)]
     precision: Vec<Precision>,
@@ -85,10 +91,51 @@ struct Args {
     out: Option<PathBuf>,
 }
 
+/// burn 0.21's CPU backends that build offline here (burn-cpu's build downloads LLVM from a
+/// host this machine cannot reach). All but Flex are compiled in only with a feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum CpuBackendName {
+    Flex,
+    Ndarray,
+    Candle,
+    /// LibTorch through burn-tch (libtorch from a PyTorch 2.9.0 install).
+    Tch,
+}
+
+impl CpuBackendName {
+    /// The speedcert feature that compiles this backend into the example.
+    fn feature(self) -> Option<&'static str> {
+        match self {
+            Self::Flex => None,
+            Self::Ndarray | Self::Candle => Some("cpu-backends"),
+            Self::Tch => Some("cpu-backends-tch"),
+        }
+    }
+
+    fn compiled(self) -> bool {
+        match self {
+            Self::Flex => true,
+            Self::Ndarray | Self::Candle => cfg!(feature = "cpu-backends"),
+            Self::Tch => cfg!(feature = "cpu-backends-tch"),
+        }
+    }
+}
+
+impl std::fmt::Display for CpuBackendName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use clap::ValueEnum;
+        let value = self.to_possible_value().expect("no variant is skipped");
+        f.write_str(value.get_name())
+    }
+}
+
 /// One configuration's measurement. The same fields as torch_ref.py's rows.
 #[derive(Debug, Serialize)]
 struct Row {
     framework: &'static str,
+    /// The CPU backend; absent on CUDA.
+    cpu_backend: Option<CpuBackendName>,
     /// `bf16` or `f32` (what was asked; `computed_in` says what ran).
     mode: String,
     computed_in: Precision,
@@ -199,14 +246,22 @@ fn stream<B: Backend>(spec: &TrackSpec, device: &B::Device, seed: u64) -> TrainS
     TrainStream::new(Box::new(source), device.clone(), None)
 }
 
-/// Times `GptAdamW::step`: returns the timed step durations (ms) and the last loss.
-fn time_reference<B: AutodiffBackend>(
-    spec: &TrackSpec,
-    device: &B::Device,
+/// What one measurement trains: the track, its seed, and how many steps warm up before the
+/// timed ones. Shared by the timings below so that each backend runs the same steps.
+#[derive(Clone, Copy)]
+struct Timing<'a> {
+    spec: &'a TrackSpec,
     seed: u64,
     warmup: usize,
     steps: usize,
+}
+
+/// Times `GptAdamW::step`: returns the timed step durations (ms) and the last loss.
+fn time_reference<B: AutodiffBackend>(
+    timing: Timing<'_>,
+    device: &B::Device,
 ) -> (Vec<f64>, Option<f64>) {
+    let (spec, seed) = (timing.spec, timing.seed);
     let view = speedcert::submission::TrackView::of(spec);
     let ctx = InitContext {
         track: &view,
@@ -218,16 +273,16 @@ fn time_reference<B: AutodiffBackend>(
     let mut sub =
         GptAdamW::<B>::new(&ctx, spec.reference.clone()).expect("the recipe fits one rank");
     let mut data = stream::<B>(spec, device, seed);
-    let mut times = Vec::with_capacity(steps);
+    let mut times = Vec::with_capacity(timing.steps);
     let mut last_loss = None;
-    for step in 0..warmup + steps {
+    for step in 0..timing.warmup + timing.steps {
         sync::<B>(device);
         let t = Instant::now();
         let report = sub
             .step(&mut data, step)
             .expect("random tokens never run out");
         sync::<B>(device);
-        if step >= warmup {
+        if step >= timing.warmup {
             times.push(t.elapsed().as_secs_f64() * 1e3);
         }
         last_loss = report.train_loss;
@@ -237,20 +292,15 @@ fn time_reference<B: AutodiffBackend>(
 
 /// The same step with a sync between its phases (slower in total: it drains the queue
 /// three times), to see where the time goes.
-fn time_phases<B: AutodiffBackend>(
-    spec: &TrackSpec,
-    device: &B::Device,
-    seed: u64,
-    warmup: usize,
-    steps: usize,
-) -> Phases {
+fn time_phases<B: AutodiffBackend>(timing: Timing<'_>, device: &B::Device) -> Phases {
+    let (spec, seed) = (timing.spec, timing.seed);
     B::seed(device, seed);
     let r = &spec.reference;
     let mut model = GptConfig::from(&spec.model).init::<B>(device);
     let mut optim = adamw(r).init::<B, speedcert::model::Gpt<B>>();
     let mut data = stream::<B>(spec, device, seed);
     let (mut fwd, mut bwd, mut opt) = (Vec::new(), Vec::new(), Vec::new());
-    for step in 0..warmup + steps {
+    for step in 0..timing.warmup + timing.steps {
         let batch = data
             .next_batch(r.batch_size, spec.model.seq_len)
             .expect("random tokens never run out");
@@ -265,7 +315,7 @@ fn time_phases<B: AutodiffBackend>(
         model = optim.step(learning_rate(r, step), model, grads);
         sync::<B>(device);
         let t3 = Instant::now();
-        if step >= warmup {
+        if step >= timing.warmup {
             fwd.push((t1 - t0).as_secs_f64() * 1e3);
             bwd.push((t2 - t1).as_secs_f64() * 1e3);
             opt.push((t3 - t2).as_secs_f64() * 1e3);
@@ -276,6 +326,21 @@ fn time_phases<B: AutodiffBackend>(
         backward: median(&mut bwd),
         optimizer: median(&mut opt),
     }
+}
+
+type Measured = (Vec<f64>, Option<f64>, Option<Phases>);
+
+/// The timed steps and, with `phases`, a second pass split by phase (two warm-up steps).
+fn measure<B: AutodiffBackend>(timing: Timing<'_>, device: &B::Device, phases: bool) -> Measured {
+    let (times, loss) = time_reference::<B>(timing, device);
+    let ph = phases.then(|| {
+        let short = Timing {
+            warmup: timing.warmup.min(2),
+            ..timing
+        };
+        time_phases::<B>(short, device)
+    });
+    (times, loss, ph)
 }
 
 fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
@@ -294,24 +359,49 @@ fn bench(args: &Args, precision: Precision, batch: usize, peak_tflops: Option<f6
         DeviceKind::Cpu => GpuSampler::disabled(),
         DeviceKind::Cuda => GpuSampler::start(NvmlSource::Default, SAMPLE_INTERVAL),
     };
-    let (warmup, steps, seed, phases) = (args.warmup, args.steps, args.seed, args.phases);
-    let measured = catch_unwind(AssertUnwindSafe(|| {
-        speedcert::with_backend!(choice, B, device, {
-            let (times, loss) = time_reference::<B>(&spec, &device, seed, warmup, steps);
-            let ph = phases.then(|| time_phases::<B>(&spec, &device, seed, warmup.min(2), steps));
-            (times, loss, ph)
-        })
+    let timing = Timing {
+        spec: &spec,
+        seed: args.seed,
+        warmup: args.warmup,
+        steps: args.steps,
+    };
+    let phases = args.phases;
+    let measured = catch_unwind(AssertUnwindSafe(|| match args.cpu_backend {
+        CpuBackendName::Flex => {
+            speedcert::with_backend!(choice, B, device, { measure::<B>(timing, &device, phases) })
+        }
+        #[cfg(feature = "cpu-backends")]
+        CpuBackendName::Ndarray => {
+            type B = burn::backend::Autodiff<burn::backend::NdArray>;
+            measure::<B>(timing, &Default::default(), phases)
+        }
+        #[cfg(feature = "cpu-backends")]
+        CpuBackendName::Candle => {
+            // burn 0.21 deprecates burn-candle; it is still measured, as the comparison's third.
+            #[allow(deprecated)]
+            type B = burn::backend::Autodiff<burn::backend::Candle>;
+            measure::<B>(timing, &Default::default(), phases)
+        }
+        #[cfg(feature = "cpu-backends-tch")]
+        CpuBackendName::Tch => {
+            type B = burn::backend::Autodiff<burn::backend::LibTorch>;
+            measure::<B>(timing, &Default::default(), phases)
+        }
+        // Reached by the backends this build leaves out, which main refuses.
+        #[allow(unreachable_patterns)]
+        other => unreachable!("--cpu-backend {other} is not compiled in"),
     }));
     let gpu = sampler.stop();
     let mut row = Row {
         framework: "burn",
+        cpu_backend: (args.device == DeviceKind::Cpu).then_some(args.cpu_backend),
         mode: precision.to_string(),
         computed_in: choice.precision(),
         device: args.device,
         batch,
         seq: args.seq,
-        steps,
-        warmup,
+        steps: args.steps,
+        warmup: args.warmup,
         status: "ok",
         error: None,
         tokens_per_step,
@@ -401,6 +491,19 @@ fn table(report: &Report) -> String {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.cpu_backend != CpuBackendName::Flex {
+        anyhow::ensure!(
+            args.device == DeviceKind::Cpu,
+            "--cpu-backend {} needs --device cpu",
+            args.cpu_backend
+        );
+        anyhow::ensure!(
+            args.cpu_backend.compiled(),
+            "--cpu-backend {}: not in this build; build the example with --features speedcert/{}",
+            args.cpu_backend,
+            args.cpu_backend.feature().unwrap_or_default()
+        );
+    }
     // The harness trains with this allocator policy; so does the benchmark.
     speedcert::alloc::keep_freed_memory();
     speedcert::threads::join_compute_pool();
