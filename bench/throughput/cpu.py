@@ -132,13 +132,13 @@ def main(argv=None):
             ok = [m["tokens_per_s"] for m in cells[(s["name"], c)] if "tokens_per_s" in m]
             row[c] = statistics.median(ok) if ok else None
             row[c + "_all"] = ok
-            if c.startswith("burn-") and c != "burn-before":
-                row["burn_over_" + c] = row["burn"] / row[c] if row["burn"] and row[c] else None
-                row["burn_over_" + c + "_rounds"] = per_round(s["name"], "burn", c)
             fpt = next((m["flops_per_token"] for m in cells[(s["name"], c)] if "flops_per_token" in m), None)
             row["flops_per_token"] = row.get("flops_per_token") or fpt
         for c in ("eager-f32", "compile-f32"):
             row["burn_over_" + c] = row["burn"] / row[c] if row["burn"] and row.get(c) else None
+        for c in (f"burn-{b}" for b in backends):
+            row["burn_over_" + c] = row["burn"] / row[c] if row["burn"] and row[c] else None
+            row["burn_over_" + c + "_rounds"] = per_round(s["name"], "burn", c)
         if args.burn_before:
             b = row["burn-before"]
             row["burn_over_before"] = row["burn"] / b if row["burn"] and b else None

@@ -104,20 +104,14 @@ enum CpuBackendName {
 }
 
 impl CpuBackendName {
-    /// The speedcert feature that compiles this backend into the example.
-    fn feature(self) -> Option<&'static str> {
+    /// The speedcert feature this build lacks for the backend, if it lacks one.
+    fn missing_feature(self) -> Option<&'static str> {
         match self {
             Self::Flex => None,
-            Self::Ndarray | Self::Candle => Some("cpu-backends"),
-            Self::Tch => Some("cpu-backends-tch"),
-        }
-    }
-
-    fn compiled(self) -> bool {
-        match self {
-            Self::Flex => true,
-            Self::Ndarray | Self::Candle => cfg!(feature = "cpu-backends"),
-            Self::Tch => cfg!(feature = "cpu-backends-tch"),
+            Self::Ndarray | Self::Candle => {
+                (!cfg!(feature = "cpu-backends")).then_some("cpu-backends")
+            }
+            Self::Tch => (!cfg!(feature = "cpu-backends-tch")).then_some("cpu-backends-tch"),
         }
     }
 }
@@ -497,12 +491,12 @@ fn main() -> anyhow::Result<()> {
             "--cpu-backend {} needs --device cpu",
             args.cpu_backend
         );
-        anyhow::ensure!(
-            args.cpu_backend.compiled(),
-            "--cpu-backend {}: not in this build; build the example with --features speedcert/{}",
-            args.cpu_backend,
-            args.cpu_backend.feature().unwrap_or_default()
-        );
+        if let Some(feature) = args.cpu_backend.missing_feature() {
+            anyhow::bail!(
+                "--cpu-backend {}: not in this build; build the example with --features speedcert/{feature}",
+                args.cpu_backend
+            );
+        }
     }
     // The harness trains with this allocator policy; so does the benchmark.
     speedcert::alloc::keep_freed_memory();
