@@ -4,7 +4,8 @@
 use crate::track::{DeviceKind, Precision};
 
 /// Autodiff over burn's Flex CPU backend: what tests and the CPU tracks train on. The fastest
-/// of burn 0.21's pure-Rust CPU backends (bench/results/cpu-backends-2026-12-04.md).
+/// of burn 0.21's pure-Rust CPU backends; LibTorch is faster but cargo cannot build it from a
+/// fresh machine here (bench/results/cpu-backends-2026-12-04.md).
 pub type CpuBackend = burn::backend::Autodiff<burn::backend::Flex>;
 /// Autodiff over CUDA (fused, autotuned) in f32.
 pub type CudaF32Backend = burn::backend::Autodiff<burn::backend::Cuda<f32>>;
