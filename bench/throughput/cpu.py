@@ -50,10 +50,8 @@ def measure(column, shape, args, tmp):
     common = ["--device", "cpu", "--steps", str(args.steps), "--warmup", str(args.warmup),
               "--out", out] + shape_args(shape)
     env = dict(os.environ)
-    if column.startswith("burn"):
-        backend, binary = None, args.burn_before if column == "burn-before" else args.burn
-        if column.startswith("burn-") and column != "burn-before":
-            backend, binary = args.backends[column.removeprefix("burn-")]
+    if column in args.burn_columns:
+        backend, binary = args.burn_columns[column]
         cmd = [binary, "--precision", "f32"] + common + (["--cpu-backend", backend] if backend else [])
         env["RAYON_NUM_THREADS"] = str(args.threads)
         env["OPENBLAS_NUM_THREADS"] = str(args.threads)  # NdArray on OpenBLAS
@@ -98,14 +96,19 @@ def main(argv=None):
     p.add_argument("--json")
     args = p.parse_args(argv)
     shapes = [s for s in SHAPES if not args.only or s["name"] in args.only.split(",")]
-    args.backends = {}
+    # Every burn column, resolved once: column -> (--cpu-backend or None, binary).
+    args.burn_columns = {"burn": (None, args.burn)}
+    if args.burn_before:
+        args.burn_columns["burn-before"] = (None, args.burn_before)
+    backends = []  # the labels of --burn-backends, in order
     for entry in filter(None, args.burn_backends.split(",")):
         label, _, spec = entry.partition("=")
         backend, _, binary = (spec or label).partition("@")
-        args.backends[label] = (backend, binary or args.burn)
-    backends = list(args.backends)
-    columns = (("burn",) if args.skip_torch else COLUMNS) + (("burn-before",) if args.burn_before else ()) \
-        + tuple(f"burn-{b}" for b in backends)
+        if f"burn-{label}" in args.burn_columns:
+            p.error(f"--burn-backends: the label {label!r} names a column already measured")
+        args.burn_columns[f"burn-{label}"] = (backend, binary or args.burn)
+        backends.append(label)
+    columns = (("burn",) if args.skip_torch else COLUMNS) + tuple(c for c in args.burn_columns if c != "burn")
 
     cells = {(s["name"], c): [] for s in shapes for c in columns}
     extra = {}
@@ -197,7 +200,8 @@ def main(argv=None):
         with open(args.json, "w") as f:
             json.dump(dict(schema="speedcert/bench-cpu-throughput/v1",
                            started_at=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                           burn=args.burn, burn_before=args.burn_before, burn_backends=args.backends,
+                           burn=args.burn, burn_before=args.burn_before,
+                           burn_backends={b: args.burn_columns[f"burn-{b}"] for b in backends},
                            threads=args.threads, rounds=args.rounds, steps=args.steps, warmup=args.warmup,
                            peak_gflops=args.peak_gflops, torch=extra.get("eager-f32"), rows=rows,
                            raw={f"{k[0]}/{k[1]}": v for k, v in cells.items()}), f, indent=2)

@@ -91,8 +91,9 @@ struct Args {
     out: Option<PathBuf>,
 }
 
-/// burn 0.21's CPU backends that build offline here (burn-cpu's build downloads LLVM from a
-/// host this machine cannot reach). All but Flex are compiled in only with a feature.
+/// burn 0.21's CPU backends that build here: burn-cpu's build downloads LLVM from a host this
+/// machine cannot reach, and LibTorch needs a PyTorch 2.9.0 install named by hand (torch-sys
+/// cannot download libtorch here). All but Flex are compiled in only with a feature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
 enum CpuBackendName {
